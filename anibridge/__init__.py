@@ -1,0 +1,3 @@
+"""AniBridge: German streaming catalogues as a Torznab indexer and a qBittorrent-compatible client."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,176 @@
+"""All settings in one place, read from the environment.
+
+Names follow earlier AniBridge releases so existing deployments keep working.
+An invalid value stops start-up with one line naming the variable (see ``load_settings``).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+SITES = ("aniworld.to", "s.to", "megakino")
+SITE_ALIASES = {"aniworld": "aniworld.to", "aniworld.to": "aniworld.to", "sto": "s.to", "s.to": "s.to",
+                "serienstream": "s.to", "megakino": "megakino"}
+HOSTS = ("VOE", "Filemoon", "Streamtape", "Vidmoly", "Doodstream", "LoadX", "Luluvdo", "Vidoza")
+
+
+class ConfigError(Exception):
+    """A setting has a value AniBridge cannot use; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", populate_by_name=True)
+
+    anibridge_host: str = "0.0.0.0"
+    anibridge_port: int = Field(8000, ge=1, le=65535)
+    data_dir: Path = Path("./data")
+    download_dir: Path | None = None
+    qbit_public_save_path: str | None = None
+    qbit_username: str | None = None
+    qbit_password: str | None = None
+    catalog_sites: str = ",".join(SITES)
+    aniworld_base_url: str = "https://aniworld.to"
+    sto_base_url: str = "https://s.to"
+    megakino_base_url: str = "https://megakino.lol"
+    skyhook_base_url: str = "https://skyhook.sonarr.tv"
+    indexer_api_key: str | None = None
+    indexer_name: str = "AniBridge"
+    torznab_cat_anime: int = Field(5070, ge=1)
+    torznab_cat_movie: int = Field(2000, ge=1)
+    provider_order: str = ",".join(HOSTS)
+    provider_index_refresh_hours: float = Field(24.0, gt=0)
+    aniworld_index_refresh_hours: float | None = Field(None, gt=0)
+    sto_index_refresh_hours: float | None = Field(None, gt=0)
+    megakino_index_refresh_hours: float | None = Field(None, gt=0)
+    provider_direct_link_timeout_seconds: float = Field(20.0, gt=0)
+    crawl_concurrency: int = Field(4, ge=1, le=64)
+    crawl_failure_threshold: float = Field(0.2, ge=0, le=1)
+    max_concurrency: int = Field(3, ge=1, le=32)
+    delete_files_on_torrent_delete: bool = True
+    catalog_enabled: bool = True
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        **sources: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only the values passed in: load_settings reads the environment itself (dropping empty values,
+        # honouring its ``env`` argument); pydantic-settings reading os.environ again would undo both.
+        return (init_settings,)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        v = v.upper()
+        if v not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return v
+
+    @field_validator("catalog_sites")
+    @classmethod
+    def _sites(cls, v: str) -> str:
+        out = []
+        for raw in v.split(","):
+            name = raw.strip().lower()
+            if not name:
+                continue
+            if name not in SITE_ALIASES:
+                raise ValueError(f"unknown site {raw.strip()!r} (known: {', '.join(SITES)})")
+            if SITE_ALIASES[name] not in out:
+                out.append(SITE_ALIASES[name])
+        return ",".join(out)
+
+    @field_validator("provider_order")
+    @classmethod
+    def _order(cls, v: str) -> str:
+        known = {h.lower(): h for h in HOSTS}
+        out = []
+        for raw in v.split(","):
+            name = raw.strip()
+            if not name:
+                continue
+            if name.lower() not in known:
+                raise ValueError(f"unknown video host {name!r} (known: {', '.join(HOSTS)})")
+            out.append(known[name.lower()])
+        return ",".join(out)
+
+    @field_validator("aniworld_base_url", "sto_base_url", "megakino_base_url", "skyhook_base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        v = v.strip().rstrip("/")
+        if not (v.startswith("http://") or v.startswith("https://")):
+            raise ValueError("must start with http:// or https://")
+        return v
+
+    @model_validator(mode="after")
+    def _defaults(self) -> Settings:
+        if self.download_dir is None:
+            self.download_dir = self.data_dir / "downloads"
+        return self
+
+    # Derived views -------------------------------------------------------
+    @property
+    def sites(self) -> list[str]:
+        return [s for s in self.catalog_sites.split(",") if s] if self.catalog_enabled else []
+
+    @property
+    def hosts(self) -> list[str]:
+        return [h for h in self.provider_order.split(",") if h]
+
+    @property
+    def downloads_path(self) -> Path:
+        assert self.download_dir is not None
+        return self.download_dir
+
+    @property
+    def journal_path(self) -> Path:
+        return self.data_dir / "journal.db"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / "catalog.db"
+
+    @property
+    def tasks_path(self) -> Path:
+        return self.data_dir / "tasks.db"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    def base_url(self, site: str) -> str:
+        return {"aniworld.to": self.aniworld_base_url, "s.to": self.sto_base_url,
+                "megakino": self.megakino_base_url}[site]
+
+    def refresh_hours(self, site: str) -> float:
+        override = {"aniworld.to": self.aniworld_index_refresh_hours, "s.to": self.sto_index_refresh_hours,
+                    "megakino": self.megakino_index_refresh_hours}[site]
+        return override or self.provider_index_refresh_hours
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Build settings from the environment; raise ConfigError naming the first bad variable."""
+    source = dict(os.environ if env is None else env)
+    # pydantic-settings treats empty strings as values; an empty optional means "unset".
+    for key in list(source):
+        if source[key] == "" and key.lower() in Settings.model_fields:
+            del source[key]
+    try:
+        return Settings(**{k.lower(): v for k, v in source.items() if k.lower() in Settings.model_fields})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]).upper() if err["loc"] else "settings"
+        value = source.get(name, source.get(name.lower(), ""))
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"invalid setting {name}={value!r}: {msg}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,101 @@
+"""Title lists and series pages: the shape AniWorld and s.to share."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from parsel import Selector
+
+from anibridge.events.types import MediaType
+
+from .common import (
+    ListedTitle,
+    ParseError,
+    SeriesPage,
+    clean,
+    first_year,
+    load_html,
+    slug_words,
+    small_int,
+    split_alt_titles,
+    text_of,
+)
+
+
+def parse_title_links(html: str, link: re.Pattern[str], *, what: str, hint: str,
+                      media_type: MediaType = "series", reserved: frozenset[str] = frozenset()
+                      ) -> Iterator[ListedTitle]:
+    """Anchors whose href matches ``link`` (groups ``path`` and ``slug``), once per slug.
+
+    A page with no such anchor at all raises: an empty list would read as "every title was removed".
+    """
+    sel = load_html(html, what)
+    seen: set[str] = set()
+    for anchor in sel.css("a[href]"):
+        match = link.search(anchor.attrib.get("href", ""))
+        if not match:
+            continue
+        slug = match.group("slug")
+        if not slug or slug in reserved or slug in seen:
+            continue
+        seen.add(slug)
+        title = text_of(anchor) or clean(anchor.attrib.get("title")) or slug_words(slug)
+        alt = [t for t in split_alt_titles(anchor.attrib.get("data-alternative-title"))
+               if t.casefold() != title.casefold()]
+        yield ListedTitle(slug=slug, title=title, alt_titles=alt, path=match.group("path"),
+                          media_type=media_type)
+    if not seen:
+        raise ParseError(f"{what} has no title links ({hint})")
+
+
+def parse_series_page(html: str, season_link: re.Pattern[str], *, slug: str | None,
+                      what: str = "series page") -> SeriesPage:
+    """Header and season navigation. ``season_link`` has groups path, slug, season, films."""
+    sel = load_html(html, what)
+    title = _title(sel, what)
+    seasons: dict[int, str] = {}
+    has_films = False
+    for href in sel.css("a::attr(href)").getall():
+        match = season_link.search(href)
+        if not match:
+            continue
+        if slug is None:
+            slug = match.group("slug")  # the first season link names the page's own title
+        if match.group("slug") != slug:
+            continue  # a link to another title (related series, recommendations)
+        number = 0 if match.group("films") else small_int(match.group("season"))
+        if number is None:
+            continue
+        has_films = has_films or bool(match.group("films"))
+        seasons.setdefault(number, match.group("path"))
+    if not seasons:
+        raise ParseError(f"{what} has no season links (staffel-<N> or filme)")
+    return SeriesPage(title=title, description=_description(sel), year=_year(sel),
+                      season_paths=sorted(seasons.items()), has_films=has_films)
+
+
+def _title(sel: Selector, what: str) -> str:
+    if not sel.css("h1"):
+        raise ParseError(f"{what} has no h1 title")
+    title = text_of(sel, "h1 span") or text_of(sel, "h1")
+    if not title:
+        raise ParseError(f"{what} has an empty h1 title")
+    return title
+
+
+def _description(sel: Selector) -> str:
+    for query in ("p.seri_des::attr(data-full-description)", '[itemprop="description"]::attr(content)',
+                  'meta[name="description"]::attr(content)'):
+        value = clean(sel.css(query).get())
+        if value:
+            return value
+    return text_of(sel, "p.seri_des") or text_of(sel, '[itemprop="description"]')
+
+
+def _year(sel: Selector) -> int | None:
+    for query in ('[itemprop="startDate"]', "span.year", ".year"):
+        year = first_year(text_of(sel, query) + " " + " ".join(sel.css(f"{query}::attr(content)").getall()))
+        if year:
+            return year
+    return None

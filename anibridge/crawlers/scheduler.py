@@ -1,0 +1,116 @@
+"""Keeps the catalogue fresh: runs each site's stages (titles, details, canonical) at start-up when
+needed and then every PROVIDER_INDEX_REFRESH_HOURS (per-site overrides), using ``schedule``."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+
+import schedule
+
+from .stages import StageRunner
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+log = logging.getLogger("anibridge.scheduler")
+
+
+async def crawl_site(runner: StageRunner, site: str, stages: tuple[str, ...] = ("titles", "details", "canonical"),
+                     progress=None) -> list:
+    """Run the requested stages of one site in order; a failed stage stops the later ones."""
+    results = []
+    if "titles" in stages:
+        res = await runner.run_titles(site, progress)
+        results.append(res)
+        if not res.ok and not runner.queries.titles_ready(site):
+            return results
+    if "details" in stages:
+        res = await runner.run_details(site, progress)
+        results.append(res)
+    if "canonical" in stages:
+        from .canonical import run_canonical
+
+        results.append(await run_canonical(runner, site, progress))
+    return results
+
+
+class CrawlScheduler:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self._schedule = schedule.Scheduler()
+        self._stop = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._running: dict[str, asyncio.Future] = {}
+        self._lock = threading.Lock()
+        self.runner = StageRunner(runtime.settings, runtime.journal, runtime.catalog_projector, runtime.catalog)
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        loop_thread = threading.Thread(target=self._loop.run_forever, name="crawl-loop", daemon=True)
+        loop_thread.start()
+        for site in self.settings.sites:
+            hours = self.settings.refresh_hours(site)
+            self._schedule.every(hours * 3600).seconds.do(self.trigger, site).tag(site)
+            if self._due(site, hours):
+                self.trigger(site)
+            else:
+                log.info("%s: catalogue is fresh; next refresh in %.1f h", site, hours)
+        tick = threading.Thread(target=self._tick, name="crawl-scheduler", daemon=True)
+        tick.start()
+        self._threads = [loop_thread, tick]
+
+    def _due(self, site: str, hours: float) -> bool:
+        status = self.runtime.catalog.stage_status().get(site, {})
+        for stage in ("titles", "details"):
+            st = status.get(stage)
+            if st is None or st.get("state") != "ready" or not st.get("last_success_at"):
+                return True
+            if time.time() - float(st["last_success_at"]) > hours * 3600:
+                return True
+        return False
+
+    def _tick(self) -> None:
+        while not self._stop.wait(1.0):
+            self._schedule.run_pending()
+
+    def trigger(self, site: str) -> bool:
+        """Start a crawl of ``site`` now unless one is running; returns whether it started."""
+        with self._lock:
+            running = self._running.get(site)
+            if running is not None and not running.done():
+                return False
+            fut = asyncio.run_coroutine_threadsafe(self._crawl(site), self._loop)
+            self._running[site] = fut  # type: ignore[assignment]
+            return True
+
+    async def _crawl(self, site: str) -> None:
+        try:
+            await crawl_site(self.runner, site)
+        except Exception:
+            log.exception("%s: catalogue crawl stopped by an unexpected error; it will be retried at the next refresh",
+                          site)
+
+    def next_run(self, site: str) -> float | None:
+        jobs = [j for j in self._schedule.get_jobs(site) if j.next_run]
+        if not jobs:
+            return None
+        nxt: dt.datetime = min(j.next_run for j in jobs)  # type: ignore[type-var]
+        return nxt.timestamp()
+
+    def is_running(self, site: str) -> bool:
+        fut = self._running.get(site)
+        return fut is not None and not fut.done()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for fut in self._running.values():
+            fut.cancel()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        for t in self._threads:
+            t.join(timeout=10)

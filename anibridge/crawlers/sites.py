@@ -1,0 +1,97 @@
+"""Per-site knowledge for the crawl stages: where the title list is and how a title's details are read."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from ..events.types import EpisodeInfo
+from .fetch import Fetcher
+from .parsers import aniworld, megakino, sto
+from .parsers.common import ListedTitle, ParseError, SeriesPage
+
+# Movies are one "episode": provider numbering 1/1 keeps magnets and the task model uniform.
+MOVIE_SEASON, MOVIE_EPISODE = 1, 1
+
+
+@dataclass(frozen=True)
+class TitleDetails:
+    description: str
+    year: int | None
+    episodes: list[EpisodeInfo]
+    imdb_id: str | None = None
+
+
+class DetailsError(Exception):
+    """A title's pages could not be read; ``url`` names the page, the message says what was wrong."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SiteAdapter:
+    site: str
+    list_path: str
+    parse_list: Callable[[str], Iterator[ListedTitle]]
+    parse_series: Callable[[str, str | None], SeriesPage] | None
+    parse_season: Callable[[str, int], list[EpisodeInfo]] | None
+
+    async def details(self, fetcher: Fetcher, slug: str, path: str, media_type: str) -> TitleDetails:
+        if self.site == "megakino":  # films and serials alike: one page with its players
+            return await self._film(fetcher, path)
+        assert self.parse_series is not None and self.parse_season is not None
+        series_url = fetcher.url_for(path)
+        page = await fetcher.get(path)
+        try:
+            series = self.parse_series(page.text, slug)
+        except ParseError as exc:
+            raise DetailsError(series_url, str(exc)) from None
+        if not series.season_paths:
+            raise DetailsError(series_url, "series page lists no seasons")
+
+        async def season(number: int, season_path: str) -> list[EpisodeInfo]:
+            sp = await fetcher.get(season_path)
+            try:
+                return self.parse_season(sp.text, number)  # type: ignore[misc]
+            except ParseError as exc:
+                raise DetailsError(fetcher.url_for(season_path), str(exc)) from None
+
+        seasons = await asyncio.gather(*(season(n, p) for n, p in series.season_paths))
+        episodes = sorted((e for eps in seasons for e in eps), key=lambda e: (e.season, e.episode))
+        return TitleDetails(series.description, series.year, _dedupe(episodes))
+
+    async def _film(self, fetcher: Fetcher, path: str) -> TitleDetails:
+        page = await fetcher.get(path)
+        try:
+            film = megakino.parse_film(page.text)
+        except ParseError as exc:
+            raise DetailsError(fetcher.url_for(path), str(exc)) from None
+        if not film.embeds:
+            raise DetailsError(fetcher.url_for(path), "film page has no player")
+        languages = sorted({e.language for e in film.embeds})
+        hosters = list(dict.fromkeys(e.host for e in film.embeds))
+        ep = EpisodeInfo(season=MOVIE_SEASON, episode=MOVIE_EPISODE, title_de=film.title, title_en=film.title,
+                         languages=languages, hosters=hosters, path=path)
+        return TitleDetails("", film.year, [ep], film.imdb_id)
+
+
+def _dedupe(episodes: list[EpisodeInfo]) -> list[EpisodeInfo]:
+    seen: set[tuple[int, int]] = set()
+    out = []
+    for e in episodes:
+        if (e.season, e.episode) not in seen:
+            seen.add((e.season, e.episode))
+            out.append(e)
+    return out
+
+
+ADAPTERS: dict[str, SiteAdapter] = {
+    "aniworld.to": SiteAdapter("aniworld.to", "/animes-alphabet", aniworld.parse_alphabet, aniworld.parse_series,
+                               aniworld.parse_season),
+    "s.to": SiteAdapter("s.to", "/serien-alphabet", sto.parse_alphabet, sto.parse_series, sto.parse_season),
+    "megakino": SiteAdapter("megakino", "/sitemap.xml", megakino.parse_sitemap, None, None),
+}

@@ -1,0 +1,288 @@
+"""The append-only journal: one SQLite file (apsw, WAL, synchronous=FULL), one appender thread.
+
+Callers submit batches from any thread; the appender drains every batch waiting at that moment
+into a single transaction (group commit: many batches, one fsync) and hands each caller its
+positions once the commit is durable. Readers use their own connections and never block it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+import zlib
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import apsw
+import orjson
+
+from ..schema import load_sql
+from .registry import Event, decode, encode
+
+log = logging.getLogger("anibridge.journal")
+
+_BUSY_TIMEOUT_MS = 30_000
+# A group commit never takes more than this many events, so one huge batch cannot starve others
+# of durability for long; batches are never split.
+_GROUP_LIMIT = 50_000
+
+
+class JournalClosed(Exception):
+    pass
+
+
+def checksum(stream: str, type_name: str, version: int, payload: bytes) -> int:
+    head = f"{stream}\x1f{type_name}\x1f{version}\x1f".encode()
+    return zlib.crc32(payload, zlib.crc32(head))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    position: int
+    recorded_at: float
+    stream: str
+    type: str
+    version: int
+    payload: bytes
+
+    @property
+    def event(self) -> Event:
+        """The typed event (upcast to the current version)."""
+        return decode(self.type, self.version, self.payload)
+
+    def data(self) -> dict[str, Any]:
+        """The payload as a dict, upcast and validated through its model."""
+        return self.event.model_dump()
+
+    def raw(self) -> dict[str, Any]:
+        """The payload as stored, without validation: for hot paths that know the version."""
+        return orjson.loads(self.payload)
+
+
+@dataclass(slots=True)
+class _Pending:
+    rows: list[tuple[str, str, int, bytes, int]]
+    future: Future[list[int]]
+
+
+@contextlib.contextmanager
+def _write_transaction(conn: apsw.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT. Taking the write lock up front (rather than apsw's deferred
+    savepoint) lets the busy timeout wait for another process's writer; a deferred transaction
+    that read first fails at once with SQLITE_BUSY when it tries to upgrade to a write."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def open_connection(path: Path, *, readonly: bool = False) -> apsw.Connection:
+    flags = apsw.SQLITE_OPEN_READONLY if readonly else apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
+    conn = apsw.Connection(str(path), flags=flags)
+    conn.set_busy_timeout(_BUSY_TIMEOUT_MS)
+    if not readonly:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+    return conn
+
+
+class Journal:
+    """Append-only event log. Thread-safe; one instance per process per file."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._cond = threading.Condition()
+        self._closed = False
+        writer = open_connection(self.path)
+        with _write_transaction(writer):
+            writer.execute(load_sql("journal.sql"))
+        self._head = self._read_head(writer)
+        self._writer = writer
+        self._local = threading.local()
+        self._thread = threading.Thread(target=self._run, name="journal-appender", daemon=True)
+        self._thread.start()
+
+    # --- writing ---------------------------------------------------------------------------------
+    def submit(self, events: Sequence[Event]) -> Future[list[int]]:
+        """Queue a batch; the future resolves to its positions once the batch is durable."""
+        rows = []
+        for ev in events:
+            payload = encode(ev)
+            stream = ev.stream()
+            crc = checksum(stream, ev.type_name, ev.version, payload)
+            rows.append((stream, ev.type_name, ev.version, payload, crc))
+        fut: Future[list[int]] = Future()
+        if self._closed:
+            raise JournalClosed("journal is closed")
+        if not rows:
+            fut.set_result([])
+            return fut
+        self._queue.put(_Pending(rows, fut))
+        return fut
+
+    def append(self, events: Sequence[Event], timeout: float | None = None) -> list[int]:
+        """Append a batch atomically; returns its positions only after it is durable."""
+        return self.submit(events).result(timeout)
+
+    def append_one(self, event: Event) -> int:
+        return self.append([event])[0]
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            count = len(first.rows)
+            stop = False
+            while count < _GROUP_LIMIT:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                group.append(nxt)
+                count += len(nxt.rows)
+            self._commit(group)
+            if stop:
+                return
+
+    def _commit(self, group: list[_Pending]) -> None:
+        now = time.time()
+        try:
+            with _write_transaction(self._writer):  # BEGIN IMMEDIATE ... COMMIT (or ROLLBACK on error)
+                # Another process may have appended since our last commit: re-read the head inside
+                # the write transaction so positions stay exact.
+                start = self._read_head(self._writer) + 1
+                pos = start
+                rows: list[tuple[Any, ...]] = []
+                results: list[list[int]] = []
+                for pending in group:
+                    results.append(list(range(pos, pos + len(pending.rows))))
+                    for stream, type_name, version, payload, crc in pending.rows:
+                        rows.append((pos, now, stream, type_name, version, payload, crc))
+                        pos += 1
+                self._writer.executemany(
+                    "INSERT INTO events (position, recorded_at, stream, type, version, payload, checksum)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+        except Exception as exc:  # the whole group failed; nothing of it is in the journal
+            log.error("could not write %d events to the journal: %s", sum(len(p.rows) for p in group), exc)
+            for pending in group:
+                pending.future.set_exception(exc)
+            return
+        with self._cond:
+            self._head = pos - 1
+            self._cond.notify_all()
+        for pending, positions in zip(group, results, strict=True):
+            pending.future.set_result(positions)
+
+    # --- reading ---------------------------------------------------------------------------------
+    @staticmethod
+    def _read_head(conn: apsw.Connection) -> int:
+        row = conn.execute("SELECT max(position) FROM events").fetchone()
+        return int(row[0] or 0)
+
+    def _reader(self) -> apsw.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = open_connection(self.path, readonly=True)
+            self._local.conn = conn
+        return conn
+
+    def head(self) -> int:
+        """Last durable position, including appends by other processes."""
+        current = self._read_head(self._reader())
+        with self._cond:
+            if current > self._head:
+                self._head = current
+            return self._head
+
+    def read(self, after: int = 0, limit: int | None = None, *, chunk: int = 2000,
+             types: Sequence[str] | None = None) -> Iterator[StoredEvent]:
+        """Stream events with position > ``after`` in order, ``chunk`` rows per query.
+
+        Memory stays bounded by the chunk size whatever the journal's size.
+        """
+        conn = self._reader()
+        remaining = limit if limit is not None else -1
+        type_filter = ""
+        args: list[Any] = []
+        if types:
+            type_filter = f" AND type IN ({','.join('?' * len(types))})"
+            args = list(types)
+        while remaining != 0:
+            n = chunk if remaining < 0 else min(chunk, remaining)
+            rows = conn.execute(
+                "SELECT position, recorded_at, stream, type, version, payload FROM events"
+                f" WHERE position > ?{type_filter} ORDER BY position LIMIT ?",
+                (after, *args, n),
+            ).fetchall()
+            for row in rows:
+                yield StoredEvent(*row)
+            if len(rows) < n:
+                return
+            after = rows[-1][0]
+            if remaining > 0:
+                remaining -= len(rows)
+
+    def wait_for(self, after: int, timeout: float) -> int:
+        """Block until the head passes ``after`` or ``timeout`` elapses; returns the head.
+
+        Appends from this process wake waiters at once; appends from another process (a CLI crawl
+        next to the server) are noticed by a cheap re-check every 250 ms.
+        """
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._head <= after and not self._closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(min(left, 0.25))
+                if self._head <= after:
+                    self._cond.release()
+                    try:
+                        current = self._read_head(self._reader())
+                    finally:
+                        self._cond.acquire()
+                    self._head = max(self._head, current)
+            return self._head
+
+    def stats(self) -> dict[str, Any]:
+        conn = self._reader()
+        per_type = dict(
+            conn.execute("SELECT type, count(*) FROM events GROUP BY type ORDER BY type").fetchall()
+        )
+        size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
+        return {"head": self.head(), "size_bytes": size, "events_per_type": per_type}
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+        with contextlib.suppress(Exception):
+            self._writer.close()
+        with self._cond:
+            self._cond.notify_all()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

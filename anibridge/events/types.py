@@ -1,0 +1,334 @@
+"""Every event AniBridge records. The journal is the only source of truth; tables derive from these.
+
+Streams: ``catalog:<site>`` (titles and details), ``canonical:<site>`` (TVDB/IMDb mapping),
+``task:<hash>`` (one download), ``categories`` (qBittorrent categories).
+Changing a payload shape means bumping ``version`` and registering an upcaster in registry.py.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .registry import Event, register
+
+MediaType = Literal["series", "movie"]
+
+
+class _Catalog(Event):
+    site: str
+
+    def stream(self) -> str:
+        return f"catalog:{self.site}"
+
+
+class _Canonical(Event):
+    site: str
+
+    def stream(self) -> str:
+        return f"canonical:{self.site}"
+
+
+class _Task(Event):
+    hash: str
+
+    def stream(self) -> str:
+        return f"task:{self.hash}"
+
+
+# --- titles stage -------------------------------------------------------------------------------
+@register
+class TitlesGenerationStarted(_Catalog):
+    type_name = "titles.generation_started"
+    generation: int
+    url: str
+
+
+@register
+class TitleUpserted(_Catalog):
+    """A title is new or its listing changed (decided by ``content_hash``)."""
+
+    type_name = "titles.upserted"
+    generation: int
+    slug: str
+    title: str
+    alt_titles: list[str] = []
+    path: str
+    media_type: MediaType = "series"
+    content_hash: str
+
+
+@register
+class TitleRemoved(_Catalog):
+    type_name = "titles.removed"
+    generation: int
+    slug: str
+
+
+@register
+class TitlesGenerationCompleted(_Catalog):
+    type_name = "titles.generation_completed"
+    generation: int
+    total: int
+    added: int
+    changed: int
+    removed: int
+    duration_s: float
+
+
+@register
+class TitlesGenerationFailed(_Catalog):
+    type_name = "titles.generation_failed"
+    generation: int
+    reason: str
+
+
+# --- details stage ------------------------------------------------------------------------------
+class EpisodeInfo(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    season: int  # 0 = films / specials (AniWorld "filme", s.to specials)
+    episode: int
+    title_de: str = ""
+    title_en: str = ""
+    languages: list[str] = []  # "German Dub", "German Sub", "English Sub", "English Dub"
+    hosters: list[str] = []
+    path: str
+
+
+@register
+class DetailsRunStarted(_Catalog):
+    type_name = "details.run_started"
+    run: int
+    total: int
+
+
+@register
+class TitleDetailsRecorded(_Catalog):
+    """The complete season/episode list of one title; replaces the previous one as a whole."""
+
+    type_name = "details.recorded"
+    run: int
+    slug: str
+    content_hash: str
+    description: str = ""
+    year: int | None = None
+    episodes: list[EpisodeInfo]
+
+
+@register
+class TitleDetailsFailed(_Catalog):
+    type_name = "details.failed"
+    run: int
+    slug: str
+    url: str
+    reason: str
+    retry_at: float
+
+
+@register
+class DetailsRunProgress(_Catalog):
+    """Checkpoint: titles up to ``cursor`` (slug order) are done; lets a killed crawl resume."""
+
+    type_name = "details.run_progress"
+    run: int
+    cursor: str
+    done: int
+    failed: int
+    unchanged: int
+
+
+@register
+class DetailsRunCompleted(_Catalog):
+    type_name = "details.run_completed"
+    run: int
+    done: int
+    failed: int
+    unchanged: int
+    changed: int
+    duration_s: float
+
+
+@register
+class DetailsRunAborted(_Catalog):
+    type_name = "details.run_aborted"
+    run: int
+    reason: str
+
+
+# --- canonical stage ----------------------------------------------------------------------------
+@register
+class CanonicalRunStarted(_Canonical):
+    type_name = "canonical.run_started"
+    run: int
+    total: int
+
+
+@register
+class CanonicalRunCompleted(_Canonical):
+    type_name = "canonical.run_completed"
+    run: int
+    matched: int
+    unmatched: int
+    ambiguous: int
+    failed: int
+    duration_s: float
+
+
+@register
+class SeriesMatched(_Canonical):
+    type_name = "canonical.series_matched"
+    slug: str
+    tvdb_id: int
+    tvdb_title: str
+    year: int | None = None
+    imdb_id: str | None = None
+    confidence: float
+    source: str  # "skyhook" or "override"
+    reason: str
+    details_hash: str = ""
+
+
+@register
+class SeriesUnmatched(_Canonical):
+    type_name = "canonical.series_unmatched"
+    slug: str
+    status: Literal["unmatched", "ambiguous"]
+    reason: str
+    candidates: list[int] = []
+    details_hash: str = ""
+
+
+@register
+class EpisodeMapRecorded(_Canonical):
+    """Provider (season, episode) -> TVDB (season, episode, absolute) for one series."""
+
+    type_name = "canonical.episode_map"
+    slug: str
+    tvdb_id: int
+    # [provider_season, provider_episode, tvdb_season, tvdb_episode, absolute or None]
+    entries: list[tuple[int, int, int, int, int | None]]
+
+
+@register
+class MovieIdentified(_Canonical):
+    type_name = "canonical.movie_identified"
+    slug: str
+    title: str
+    year: int | None = None
+    imdb_id: str | None = None
+    tmdb_id: int | None = None
+    details_hash: str = ""
+
+
+@register
+class CanonicalFailed(_Canonical):
+    type_name = "canonical.failed"
+    slug: str
+    reason: str
+    retry_at: float
+
+
+@register
+class CanonicalOverrideSet(_Canonical):
+    """A user pinned a title to a TVDB id (``None`` removes the pin). Wins over automatic matches."""
+
+    type_name = "canonical.override"
+    slug: str
+    tvdb_id: int | None
+
+
+# --- download tasks -----------------------------------------------------------------------------
+@register
+class TaskRequested(_Task):
+    type_name = "task.requested"
+    site: str
+    slug: str
+    season: int
+    episode: int
+    language: str
+    provider: str | None = None
+    mode: str | None = None
+    name: str
+    magnet: str
+    category: str = ""
+    save_path: str = ""
+    tags: str = ""
+    paused: bool = False
+    added_on: float
+
+
+@register
+class TaskPaused(_Task):
+    type_name = "task.paused"
+
+
+@register
+class TaskResumed(_Task):
+    type_name = "task.resumed"
+
+
+@register
+class TaskDeleted(_Task):
+    type_name = "task.deleted"
+    delete_files: bool
+
+
+@register
+class TaskCategorySet(_Task):
+    type_name = "task.category_set"
+    category: str
+
+
+@register
+class TaskStarted(_Task):
+    type_name = "task.started"
+    host: str
+    attempt: int = 1
+
+
+@register
+class TaskProgress(_Task):
+    type_name = "task.progress"
+    downloaded: int
+    total: int
+    speed: float = 0.0
+
+
+@register
+class TaskCompleted(_Task):
+    type_name = "task.completed"
+    path: str  # relative to DOWNLOAD_DIR
+    size: int
+    quality: str = ""
+    completed_on: float
+
+
+@register
+class TaskFailed(_Task):
+    type_name = "task.failed"
+    reason: str
+
+
+class _Category(Event):
+    name: str
+
+    def stream(self) -> str:
+        return "categories"
+
+
+@register
+class CategoryCreated(_Category):
+    type_name = "category.created"
+    save_path: str = ""
+
+
+@register
+class CategoryEdited(_Category):
+    type_name = "category.edited"
+    save_path: str = ""
+
+
+@register
+class CategoryRemoved(_Category):
+    type_name = "category.removed"

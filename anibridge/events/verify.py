@@ -1,0 +1,52 @@
+"""Integrity check of the whole journal: gapless positions and matching checksums."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .journal import checksum, open_connection
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    head: int
+    first_bad: int | None = None
+    problem: str = ""
+
+
+def verify_journal(path: Path, progress: Callable[[int, int], None] | None = None) -> VerifyResult:
+    """Walk every event in position order; stop at the first gap or checksum mismatch."""
+    if not path.exists():
+        return VerifyResult(False, 0, 0, None, f"no journal at {path}")
+    conn = open_connection(path, readonly=True)
+    try:
+        head = int(conn.execute("SELECT max(position) FROM events").fetchone()[0] or 0)
+        expected = 1
+        checked = 0
+        after = 0
+        while True:
+            rows = conn.execute(
+                "SELECT position, stream, type, version, payload, checksum FROM events"
+                " WHERE position > ? ORDER BY position LIMIT 5000",
+                (after,),
+            ).fetchall()
+            if not rows:
+                break
+            for position, stream, type_name, version, payload, crc in rows:
+                if position != expected:
+                    return VerifyResult(False, checked, head, expected, f"position {expected} is missing")
+                if checksum(stream, type_name, version, payload) != crc:
+                    return VerifyResult(False, checked, head, position,
+                                        f"event {position} ({type_name}) does not match its checksum")
+                expected += 1
+                checked += 1
+            after = rows[-1][0]
+            if progress:
+                progress(checked, head)
+        return VerifyResult(True, checked, head)
+    finally:
+        conn.close()

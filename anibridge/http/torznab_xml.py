@@ -1,0 +1,199 @@
+"""Torznab XML documents (caps, RSS feed, error) built as strings, returned as UTF-8 bytes.
+
+Every text and attribute value passes through `_text`/`_attr`, which escape markup and drop
+characters XML 1.0 forbids (a single stray \\x00 makes Sonarr reject the whole feed).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from email.utils import formatdate
+
+from anibridge.releases import build_magnet, estimate_size, info_hash
+
+TORZNAB_NS = "http://torznab.com/schemas/2015/feed"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+# FlexGet keeps only enclosures of exactly this type; Sonarr/Radarr accept it too.
+ENCLOSURE_TYPE = "application/x-bittorrent"
+DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+
+CONNECTIVITY_TITLE = "AniBridge Connectivity Test"
+CONNECTIVITY_EPOCH = 1_704_067_200.0  # 2024-01-01T00:00:00Z; fixed so RSS paging sees a stable item
+
+_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_ATTR_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\t": "&#9;", "\n": "&#10;", "\r": "&#13;"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TorznabItem:
+    title: str
+    guid: str
+    pub_date: float  # epoch seconds
+    category: int
+    size: int
+    magnet: str
+    info_hash: str
+    seeders: int
+    peers: int
+    tvdbid: int | None = None
+    imdbid: str | None = None  # digits only
+    language: str | None = None
+    subs: str | None = None
+    season: int | None = None
+    episode: int | None = None
+    description: str = ""
+
+
+def clean(value: object) -> str:
+    return _ILLEGAL.sub("", str(value))
+
+
+def _text(value: object) -> str:
+    return clean(value).translate(_TEXT_ESCAPES)
+
+
+def _attr(value: object) -> str:
+    return clean(value).translate(_ATTR_ESCAPES)
+
+
+def render_caps(
+    server_title: str,
+    categories: Sequence[tuple[int, str]],
+    limits: tuple[int, int] = (100, 100),
+    tv_params: str = "q,season,ep,tvdbid",
+    movie_params: str = "q,imdbid",
+) -> bytes:
+    """`limits` is (max, default). Subcategories (e.g. 5070) nest under a listed parent (5000)."""
+    max_limit, default_limit = limits
+    parts = [
+        DECLARATION,
+        "<caps>",
+        f'<server version="1.0" title="{_attr(server_title)}"/>',
+        f'<limits max="{int(max_limit)}" default="{int(default_limit)}"/>',
+        "<searching>",
+        '<search available="yes" supportedParams="q"/>',
+        f'<tv-search available="yes" supportedParams="{_attr(tv_params)}"/>',
+        f'<movie-search available="yes" supportedParams="{_attr(movie_params)}"/>',
+        "</searching>",
+        "<categories>",
+    ]
+    ids = {cat_id for cat_id, _ in categories}
+    for cat_id, name in categories:
+        if _parent(cat_id) in ids:
+            continue
+        subcats = [(c, n) for c, n in categories if _parent(c) == cat_id]
+        opening = f'<category id="{int(cat_id)}" name="{_attr(name)}"'
+        if not subcats:
+            parts.append(opening + "/>")
+            continue
+        parts.append(opening + ">")
+        parts += [f'<subcat id="{int(c)}" name="{_attr(n)}"/>' for c, n in subcats]
+        parts.append("</category>")
+    parts.append("</categories></caps>")
+    return "".join(parts).encode("utf-8")
+
+
+def render_feed(
+    items: Iterable[TorznabItem],
+    server_title: str,
+    offset: int,
+    total: int,
+    link: str = "https://localhost/",
+) -> bytes:
+    parts = [
+        DECLARATION,
+        f'<rss version="2.0" xmlns:atom="{ATOM_NS}" xmlns:torznab="{TORZNAB_NS}">',
+        "<channel>",
+        f'<atom:link href="{_attr(link)}" rel="self" type="application/rss+xml"/>',
+        f"<title>{_text(server_title)}</title>",
+        f"<description>{_text(server_title)} Torznab feed</description>",
+        f"<link>{_text(link)}</link>",
+        f'<torznab:response offset="{int(offset)}" total="{int(total)}"/>',
+    ]
+    for item in items:
+        _render_item(parts, item)
+    parts.append("</channel></rss>")
+    return "".join(parts).encode("utf-8")
+
+
+def render_error(code: int, description: str) -> bytes:
+    return f'{DECLARATION}<error code="{int(code)}" description="{_attr(description)}"/>'.encode()
+
+
+def connectivity_item(server_title: str, category: int) -> TorznabItem:
+    """The item Sonarr's and Prowlarr's indexer tests get (they fail on an empty feed).
+
+    Same slug, episode and language as the earlier AniBridge's test entry, so its magnet and
+    hash are the ones existing installs have already seen.
+    """
+    slug, season, episode, language = "connectivity-test", 1, 1, "German Dub"
+    return TorznabItem(
+        title=CONNECTIVITY_TITLE,
+        guid=f"aw:{slug}:s{season}e{episode}:{language}",
+        pub_date=CONNECTIVITY_EPOCH,
+        category=category,
+        size=estimate_size(False),
+        magnet=build_magnet("aniworld.to", slug, season, episode, language, CONNECTIVITY_TITLE),
+        info_hash=info_hash(slug, season, episode, language),
+        seeders=1,
+        peers=1,
+        language=language,
+        description=f"{server_title} connectivity check: the indexer is reachable.",
+    )
+
+
+def _parent(category: int) -> int | None:
+    parent = category - category % 1000
+    return parent if parent != category else None
+
+
+def _digits(value: str | None) -> str | None:
+    return "".join(ch for ch in value if ch in "0123456789") if value else None
+
+
+def _render_item(parts: list[str], item: TorznabItem) -> None:
+    size = max(1, int(item.size))
+    seeders = max(1, int(item.seeders))  # Sonarr drops releases with fewer than one seeder
+    peers = max(seeders, int(item.peers))
+    categories = [item.category]
+    parent = _parent(item.category)
+    if parent is not None:
+        categories.append(parent)  # Prowlarr filters by the requested (often parent) category
+    magnet = _attr(item.magnet)
+    parts += [
+        "<item>",
+        f"<title>{_text(item.title)}</title>",
+        f'<guid isPermaLink="false">{_text(item.guid)}</guid>',
+        f"<link>{_text(item.magnet)}</link>",
+        f"<pubDate>{formatdate(item.pub_date, usegmt=True)}</pubDate>",
+        f"<size>{size}</size>",
+        f"<description>{_text(item.description)}</description>",
+    ]
+    parts += [f"<category>{int(c)}</category>" for c in categories]
+    parts.append(f'<enclosure url="{magnet}" length="{size}" type="{ENCLOSURE_TYPE}"/>')
+    attrs: list[tuple[str, object]] = [("category", c) for c in categories]
+    attrs += [
+        ("size", size),
+        ("seeders", seeders),
+        ("peers", peers),
+        ("magneturl", item.magnet),
+        ("infohash", item.info_hash.lower()),
+        ("downloadvolumefactor", 0),
+        ("uploadvolumefactor", 1),
+    ]
+    optional: list[tuple[str, object | None]] = [
+        ("tvdbid", item.tvdbid),
+        ("imdb", _digits(item.imdbid)),  # Radarr reads `imdb` and int-parses it: digits only
+        ("season", item.season),
+        ("episode", item.episode),
+        ("language", item.language),
+        ("subs", item.subs),
+    ]
+    attrs += [(name, value) for name, value in optional if value is not None and value != ""]
+    parts += [f'<torznab:attr name="{name}" value="{_attr(value)}"/>' for name, value in attrs]
+    parts.append("</item>")

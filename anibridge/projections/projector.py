@@ -1,0 +1,264 @@
+"""The projector: follows the journal and applies events to one projection file.
+
+Each projection lives in its own SQLite file with exactly one writer (its projector thread).
+The checkpoint (last applied journal position) is written in the same transaction as the rows it
+covers, so a crash never applies an event twice or skips one.
+
+Which file is live is named by a small pointer file (``<name>.current``): ``anibridge replay``
+builds a fresh file next to the live one and swaps the pointer atomically; projectors and readers
+notice the swap and move to the new file, answering from the old one until then.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import apsw
+
+from ..events.journal import Journal, StoredEvent, open_connection
+from ..schema import load_sql
+
+log = logging.getLogger("anibridge.projector")
+
+BATCH = 2000
+
+
+class Projection(Protocol):
+    name: str
+    schema_file: str
+    schema_version: int
+    event_types: frozenset[str]
+
+    def apply(self, conn: apsw.Connection, ev: StoredEvent) -> None: ...
+
+    def hash_queries(self) -> list[str]: ...
+
+
+# --- which file is live -----------------------------------------------------------------------
+def pointer_path(base: Path) -> Path:
+    return base.with_name(base.stem + ".current")
+
+
+def live_file(base: Path) -> Path:
+    """The projection file currently live for ``base`` (e.g. data/catalog.db)."""
+    ptr = pointer_path(base)
+    try:
+        name = ptr.read_text().strip()
+    except FileNotFoundError:
+        return base
+    return base.with_name(name) if name else base
+
+
+def swap_live_file(base: Path, new_file: Path) -> Path:
+    """Make ``new_file`` live atomically; returns the file that was live before."""
+    old = live_file(base)
+    ptr = pointer_path(base)
+    tmp = ptr.with_name(ptr.name + ".tmp")
+    tmp.write_text(new_file.name)
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, ptr)
+    dir_fd = os.open(base.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return old
+
+
+def remove_projection_file(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(str(path) + suffix)
+
+
+# --- the projection file ------------------------------------------------------------------------
+def open_projection(path: Path, projection: Projection) -> apsw.Connection:
+    """Open (creating if needed) a projection file for writing; rebuild when its schema is stale."""
+    conn = open_connection(path)
+    conn.execute("PRAGMA synchronous=NORMAL")  # derived data: the journal is the durable copy
+    conn.execute("PRAGMA cache_size=-32768")
+    version = _meta(conn, "schema_version")
+    if version is not None and version != str(projection.schema_version):
+        log.warning("%s projection has schema version %s, this AniBridge uses %s: rebuilding it from the journal",
+                    projection.name, version, projection.schema_version)
+        conn.close()
+        remove_projection_file(path)
+        conn = open_connection(path)
+        conn.execute("PRAGMA synchronous=NORMAL")
+    with conn:
+        conn.execute(load_sql(projection.schema_file))
+        conn.execute("INSERT OR IGNORE INTO projection_meta VALUES ('schema_version', ?)",
+                     (str(projection.schema_version),))
+        conn.execute("INSERT OR IGNORE INTO projection_meta VALUES ('checkpoint', '0')")
+        conn.execute("INSERT OR IGNORE INTO projection_meta VALUES ('checkpoint_recorded_at', '0')")
+    return conn
+
+
+def _meta(conn: apsw.Connection, key: str) -> str | None:
+    try:
+        row = conn.execute("SELECT value FROM projection_meta WHERE key = ?", (key,)).fetchone()
+    except apsw.SQLError:
+        return None
+    return None if row is None else row[0]
+
+
+def read_checkpoint(conn: apsw.Connection) -> tuple[int, float]:
+    return int(_meta(conn, "checkpoint") or 0), float(_meta(conn, "checkpoint_recorded_at") or 0)
+
+
+def content_hash(conn: apsw.Connection, queries: Iterable[str]) -> str:
+    """Deterministic hash of a projection's content (row order fixed by each query's ORDER BY)."""
+    h = hashlib.blake2b(digest_size=16)
+    for sql in queries:
+        h.update(sql.encode())
+        for row in conn.execute(sql):
+            h.update(repr(row).encode())
+            h.update(b"\n")
+    return h.hexdigest()
+
+
+def apply_batch(conn: apsw.Connection, projection: Projection, events: list[StoredEvent]) -> None:
+    """Apply events and move the checkpoint, all in one transaction."""
+    wanted = projection.event_types
+    with conn:
+        for ev in events:
+            if ev.type in wanted:
+                projection.apply(conn, ev)
+        last = events[-1]
+        conn.execute("UPDATE projection_meta SET value = ? WHERE key = 'checkpoint'", (str(last.position),))
+        conn.execute("UPDATE projection_meta SET value = ? WHERE key = 'checkpoint_recorded_at'",
+                     (repr(last.recorded_at),))
+
+
+def catch_up(journal: Journal, conn: apsw.Connection, projection: Projection,
+             progress: Callable[[int, int], None] | None = None, stop: threading.Event | None = None) -> int:
+    """Apply everything after the checkpoint up to the current head; returns the new checkpoint."""
+    checkpoint, _ = read_checkpoint(conn)
+    head = journal.head()
+    batch: list[StoredEvent] = []
+    for ev in journal.read(after=checkpoint, chunk=BATCH):
+        batch.append(ev)
+        if len(batch) >= BATCH:
+            apply_batch(conn, projection, batch)
+            checkpoint = batch[-1].position
+            batch = []
+            if progress:
+                progress(checkpoint, head)
+            if stop is not None and stop.is_set():
+                return checkpoint
+    if batch:
+        apply_batch(conn, projection, batch)
+        checkpoint = batch[-1].position
+    if progress:
+        progress(checkpoint, max(head, checkpoint))
+    return checkpoint
+
+
+@dataclass
+class Lag:
+    name: str
+    head: int
+    checkpoint: int
+    lag_events: int
+    lag_seconds: float
+    file: str
+
+
+class Projector:
+    """Background thread keeping one projection file up to date with the journal."""
+
+    def __init__(self, journal: Journal, base: Path, projection: Projection) -> None:
+        self.journal = journal
+        self.base = base
+        self.projection = projection
+        self._cond = threading.Condition()
+        self._checkpoint = 0
+        self._checkpoint_at = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._file = live_file(base)
+        self._conn = open_projection(self._file, projection)
+        self._checkpoint, self._checkpoint_at = read_checkpoint(self._conn)
+        self.error: str = ""
+
+    @property
+    def checkpoint(self) -> int:
+        return self._checkpoint
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"projector-{self.projection.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        with contextlib.suppress(Exception):
+            self._conn.close()
+
+    def _follow_swaps(self) -> None:
+        current = live_file(self.base)
+        if current != self._file:
+            log.info("%s projection: switching to rebuilt file %s", self.projection.name, current.name)
+            self._conn.close()
+            self._file = current
+            self._conn = open_projection(current, self.projection)
+            self._publish(*read_checkpoint(self._conn))
+
+    def _publish(self, checkpoint: int, recorded_at: float) -> None:
+        with self._cond:
+            self._checkpoint, self._checkpoint_at = checkpoint, recorded_at
+            self._cond.notify_all()
+
+    def step(self) -> int:
+        """Apply one batch (if any); returns how many events were read."""
+        self._follow_swaps()
+        events = list(self.journal.read(after=self._checkpoint, limit=BATCH, chunk=BATCH))
+        if events:
+            apply_batch(self._conn, self.projection, events)
+            self._publish(events[-1].position, events[-1].recorded_at)
+        return len(events)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.step() == 0:
+                    self.journal.wait_for(self._checkpoint, timeout=0.5)
+                self.error = ""
+            except Exception as exc:  # keep serving; say what failed and retry
+                self.error = f"{type(exc).__name__}: {exc}"
+                log.exception("%s projection could not apply events after position %d; retrying in 2 s",
+                              self.projection.name, self._checkpoint)
+                self._stop.wait(2)
+
+    def wait_until(self, position: int, timeout: float = 10.0) -> bool:
+        """Read-your-writes: block until the projection has applied ``position``."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._checkpoint < position:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def lag(self) -> Lag:
+        head = self.journal.head()
+        cp = self._checkpoint
+        lag_events = max(0, head - cp)
+        lag_s = 0.0
+        if lag_events:
+            nxt = next(iter(self.journal.read(after=cp, limit=1)), None)
+            if nxt is not None:
+                lag_s = max(0.0, time.time() - nxt.recorded_at)
+        return Lag(self.projection.name, head, cp, lag_events, round(lag_s, 3), self._file.name)

@@ -1,0 +1,229 @@
+"""Read queries over the catalogue projection (used by Torznab, health and the crawlers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import apsw
+
+from ..text import normalize
+from .reader import ProjectionReader
+
+STAGES = ("titles", "details", "canonical")
+
+# Effective TVDB id of a title: a user's pin wins over the automatic match.
+_TITLE_SELECT = """
+SELECT t.site, t.slug, t.title, t.media_type, t.year, t.first_seen_at,
+       coalesce(o.tvdb_id, CASE WHEN c.status = 'matched' THEN c.tvdb_id END) AS tvdb_id,
+       c.tvdb_title, c.imdb_id, coalesce(c.year, t.year) AS canon_year, o.tvdb_id IS NOT NULL AS pinned
+FROM titles t
+LEFT JOIN canonical c ON c.site = t.site AND c.slug = t.slug
+LEFT JOIN canonical_overrides o ON o.site = t.site AND o.slug = t.slug
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class TitleHit:
+    site: str
+    slug: str
+    title: str
+    media_type: str
+    year: int | None
+    first_seen_at: float
+    tvdb_id: int | None
+    tvdb_title: str | None
+    imdb_id: str | None
+    canon_year: int | None
+    pinned: bool
+    score: float = 0.0
+
+    @property
+    def display_title(self) -> str:
+        """The name Sonarr knows the show by when it is mapped, else the provider's."""
+        return self.tvdb_title or self.title if self.tvdb_id else self.title
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeHit:
+    site: str
+    slug: str
+    season: int
+    episode: int
+    title_de: str
+    title_en: str
+    languages: tuple[str, ...]
+    first_seen_at: float
+    tvdb_season: int | None
+    tvdb_episode: int | None
+    absolute: int | None
+
+
+def _title(row: tuple[Any, ...], score: float = 0.0) -> TitleHit:
+    return TitleHit(*row[:10], pinned=bool(row[10]), score=score)
+
+
+def _fts_query(norm: str) -> str:
+    # Every token must appear; the last one may be a prefix ("one pie" finds "one piece").
+    toks = norm.split()
+    if not toks:
+        return ""
+    return " ".join(f'"{t}"' for t in toks[:-1]) + (" " if len(toks) > 1 else "") + f'"{toks[-1]}"*'
+
+
+class CatalogQueries:
+    def __init__(self, reader: ProjectionReader) -> None:
+        self.reader = reader
+
+    def conn(self) -> apsw.Connection:
+        return self.reader.connection()
+
+    # --- status ---------------------------------------------------------------------------------
+    def stage_status(self) -> dict[str, dict[str, dict[str, Any]]]:
+        cur = self.conn().execute("SELECT * FROM stage_status ORDER BY site, stage")
+        cols = [d[0] for d in cur.getdescription()]
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for row in cur:
+            rec = dict(zip(cols, row, strict=True))
+            out.setdefault(rec["site"], {})[rec["stage"]] = rec
+        return out
+
+    def titles_ready(self, site: str) -> bool:
+        row = self.conn().execute(
+            "SELECT live_generation FROM stage_status WHERE site = ? AND stage = 'titles'", (site,)).fetchone()
+        return bool(row and row[0] is not None)
+
+    def counts(self, site: str) -> dict[str, int]:
+        c = self.conn()
+        return {
+            "titles": c.execute("SELECT count(*) FROM titles WHERE site = ?", (site,)).fetchone()[0],
+            "with_details": c.execute("SELECT count(*) FROM titles WHERE site = ? AND details_hash != ''",
+                                      (site,)).fetchone()[0],
+            "episodes": c.execute("SELECT count(*) FROM episodes WHERE site = ?", (site,)).fetchone()[0],
+        }
+
+    # --- titles ---------------------------------------------------------------------------------
+    def search_titles(self, q: str, sites: list[str], media_type: str | None = None, limit: int = 10) -> list[TitleHit]:
+        """Titles whose name or alternative name matches ``q``, best first."""
+        norm = normalize(q)
+        match = _fts_query(norm)
+        if not match or not sites:
+            return []
+        site_marks = ",".join("?" * len(sites))
+        rows = self.conn().execute(
+            "SELECT n.site, n.slug, n.norm FROM title_fts f JOIN title_names n ON n.id = f.rowid"
+            f" WHERE title_fts MATCH ? AND n.site IN ({site_marks}) LIMIT 500",
+            (match, *sites),
+        ).fetchall()
+        best: dict[tuple[str, str], float] = {}
+        qtoks = norm.split()
+        for site, slug, name in rows:
+            score = _score(norm, qtoks, name)
+            key = (site, slug)
+            if score > best.get(key, -1.0):
+                best[key] = score
+        ranked = sorted(best.items(), key=lambda kv: -kv[1])
+        hits: list[TitleHit] = []
+        c = self.conn()
+        for (site, slug), score in ranked:
+            row = c.execute(_TITLE_SELECT + " WHERE t.site = ? AND t.slug = ?", (site, slug)).fetchone()
+            if row is None or (media_type and row[3] != media_type):
+                continue
+            hits.append(_title(row, score))
+            if len(hits) >= limit:
+                break
+        hits.sort(key=lambda h: (-h.score, len(h.title), h.site, h.slug))
+        return hits
+
+    def title(self, site: str, slug: str) -> TitleHit | None:
+        row = self.conn().execute(_TITLE_SELECT + " WHERE t.site = ? AND t.slug = ?", (site, slug)).fetchone()
+        return _title(row) if row else None
+
+    def titles_by_tvdb(self, tvdb_id: int, sites: list[str]) -> list[TitleHit]:
+        marks = ",".join("?" * len(sites))
+        rows = self.conn().execute(
+            _TITLE_SELECT + f" WHERE t.site IN ({marks}) AND (o.tvdb_id = ? OR (o.tvdb_id IS NULL AND"
+            " c.status = 'matched' AND c.tvdb_id = ?)) ORDER BY t.site, t.slug",
+            (*sites, tvdb_id, tvdb_id),
+        ).fetchall()
+        return [_title(r, 100.0) for r in rows]
+
+    def titles_by_imdb(self, imdb_id: str, sites: list[str]) -> list[TitleHit]:
+        marks = ",".join("?" * len(sites))
+        rows = self.conn().execute(
+            _TITLE_SELECT + f" WHERE t.site IN ({marks}) AND c.imdb_id = ? ORDER BY t.site, t.slug",
+            (*sites, imdb_id),
+        ).fetchall()
+        return [_title(r, 100.0) for r in rows]
+
+    def titles_page(self, site: str, after_slug: str = "", limit: int = 500,
+                    columns: str = "slug, listing_hash, details_hash") -> list[tuple[Any, ...]]:
+        """Titles of a site in slug order, paged (for crawlers: bounded memory whatever the size)."""
+        return self.conn().execute(
+            f"SELECT {columns} FROM titles WHERE site = ? AND slug > ? ORDER BY slug LIMIT ?",
+            (site, after_slug, limit)).fetchall()
+
+    # --- episodes -------------------------------------------------------------------------------
+    _EP_SELECT = """
+    SELECT e.site, e.slug, e.season, e.episode, e.title_de, e.title_en, e.languages, e.first_seen_at,
+           m.tvdb_season, m.tvdb_episode, m.absolute
+    FROM episodes e
+    LEFT JOIN episode_map m ON m.site = e.site AND m.slug = e.slug AND m.season = e.season AND m.episode = e.episode
+    """
+
+    @staticmethod
+    def _ep(row: tuple[Any, ...]) -> EpisodeHit:
+        langs = tuple(x for x in row[6].split(",") if x)
+        return EpisodeHit(row[0], row[1], row[2], row[3], row[4], row[5], langs, row[7], row[8], row[9], row[10])
+
+    def has_episode_map(self, site: str, slug: str) -> bool:
+        return self.conn().execute("SELECT 1 FROM episode_map WHERE site = ? AND slug = ? LIMIT 1",
+                                   (site, slug)).fetchone() is not None
+
+    def episodes(self, site: str, slug: str, season: int | None = None, episode: int | None = None,
+                 *, canonical: bool = False, limit: int = 1000) -> list[EpisodeHit]:
+        """Episodes of a title; ``canonical`` means season/episode are TVDB numbers (mapped when known)."""
+        conds = ["e.site = ?", "e.slug = ?"]
+        args: list[Any] = [site, slug]
+        use_map = canonical and self.has_episode_map(site, slug)
+        s_col, e_col = ("m.tvdb_season", "m.tvdb_episode") if use_map else ("e.season", "e.episode")
+        if season is not None:
+            conds.append(f"{s_col} = ?")
+            args.append(season)
+        if episode is not None:
+            conds.append(f"{e_col} = ?")
+            args.append(episode)
+        rows = self.conn().execute(
+            self._EP_SELECT + " WHERE " + " AND ".join(conds) + f" ORDER BY {s_col}, {e_col} LIMIT ?",
+            (*args, limit)).fetchall()
+        return [self._ep(r) for r in rows]
+
+    def episode_by_absolute(self, site: str, slug: str, absolute: int) -> list[EpisodeHit]:
+        rows = self.conn().execute(self._EP_SELECT + " WHERE e.site = ? AND e.slug = ? AND m.absolute = ?",
+                                   (site, slug, absolute)).fetchall()
+        if rows:
+            return [self._ep(r) for r in rows]
+        # Unmapped title: count provider episodes in order, specials (season 0) excluded.
+        row = self.conn().execute(
+            self._EP_SELECT + " WHERE e.site = ? AND e.slug = ? AND e.season > 0"
+            " ORDER BY e.season, e.episode LIMIT 1 OFFSET ?", (site, slug, absolute - 1)).fetchone()
+        return [self._ep(row)] if row and absolute >= 1 else []
+
+    def latest_episodes(self, sites: list[str], limit: int, offset: int) -> list[EpisodeHit]:
+        """Newest episodes first (RSS sync), stable order for paging."""
+        marks = ",".join("?" * len(sites))
+        rows = self.conn().execute(
+            self._EP_SELECT + f" WHERE e.site IN ({marks})"
+            " ORDER BY e.first_seen_at DESC, e.site, e.slug, e.season DESC, e.episode DESC LIMIT ? OFFSET ?",
+            (*sites, limit, offset)).fetchall()
+        return [self._ep(r) for r in rows]
+
+
+def _score(qnorm: str, qtoks: list[str], name: str) -> float:
+    if name == qnorm:
+        return 100.0
+    ntoks = name.split()
+    if name.startswith(qnorm + " ") or name.startswith(qnorm):
+        return 80.0 - min(len(ntoks) - len(qtoks), 20)
+    common = len(set(qtoks) & set(ntoks))
+    return 40.0 * common / max(len(ntoks), len(qtoks)) + 10.0

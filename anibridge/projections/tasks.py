@@ -1,0 +1,99 @@
+"""Download task projection: what ``torrents/info`` reads, derived from task.* and category.* events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import apsw
+
+from ..events.journal import StoredEvent
+from .catalog import payload
+
+TASKS_SCHEMA_VERSION = 1
+
+
+class TaskProjection:
+    name = "tasks"
+    schema_file = "tasks.sql"
+    schema_version = TASKS_SCHEMA_VERSION
+
+    def __init__(self) -> None:
+        self._handlers = {
+            "task.requested": self._requested,
+            "task.paused": self._paused,
+            "task.resumed": self._resumed,
+            "task.deleted": self._deleted,
+            "task.category_set": self._category_set,
+            "task.started": self._started,
+            "task.progress": self._progress,
+            "task.completed": self._completed,
+            "task.failed": self._failed,
+            "category.created": self._category_saved,
+            "category.edited": self._category_saved,
+            "category.removed": self._category_removed,
+        }
+        self.event_types = frozenset(self._handlers)
+
+    def apply(self, conn: apsw.Connection, ev: StoredEvent) -> None:
+        self._handlers[ev.type](conn, ev, payload(ev))
+
+    @staticmethod
+    def _set(conn: apsw.Connection, ev: StoredEvent, task_hash: str, **fields: Any) -> None:
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        conn.execute(f"UPDATE tasks SET {cols}, position = ? WHERE hash = ?",
+                     (*fields.values(), ev.position, task_hash))
+
+    def _requested(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
+        # Re-adding a known hash is a no-op, as in qBittorrent (the first add wins).
+        conn.execute(
+            "INSERT OR IGNORE INTO tasks (hash, site, slug, season, episode, language, provider, mode, name, magnet,"
+            " category, save_path, tags, status, paused, added_on, position)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (p["hash"], p["site"], p["slug"], p["season"], p["episode"], p["language"], p.get("provider"),
+             p.get("mode"), p["name"], p["magnet"], p.get("category", ""), p.get("save_path", ""),
+             p.get("tags", ""), "queued", 1 if p.get("paused") else 0, p["added_on"], ev.position),
+        )
+
+    def _paused(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
+        self._set(conn, ev, p["hash"], paused=1)
+
+    def _resumed(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
+        # Resuming a failed task retries it.
+        conn.execute("UPDATE tasks SET paused = 0, position = ?,"
+                     " status = CASE WHEN status = 'failed' THEN 'queued' ELSE status END,"
+                     " error = CASE WHEN status = 'failed' THEN '' ELSE error END WHERE hash = ?",
+                     (ev.position, p["hash"]))
+
+    def _deleted(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
+        conn.execute("DELETE FROM tasks WHERE hash = ?", (p["hash"],))
+
+    def _category_set(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
+        self._set(conn, ev, p["hash"], category=p["category"])
+
+    def _started(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
+        conn.execute("UPDATE tasks SET status = 'downloading', started_on = coalesce(started_on, ?), host = ?,"
+                     " attempts = attempts + 1, error = '', position = ? WHERE hash = ? AND status != 'completed'",
+                     (ev.recorded_at, p["host"], ev.position, p["hash"]))
+
+    def _progress(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
+        conn.execute("UPDATE tasks SET downloaded = ?, total_size = ?, position = ? WHERE hash = ?"
+                     " AND status = 'downloading'", (p["downloaded"], p["total"], ev.position, p["hash"]))
+
+    def _completed(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
+        self._set(conn, ev, p["hash"], status="completed", path=p["path"], total_size=p["size"],
+                  downloaded=p["size"], quality=p.get("quality", ""), completed_on=p["completed_on"], error="")
+
+    def _failed(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
+        conn.execute("UPDATE tasks SET status = 'failed', error = ?, position = ? WHERE hash = ?"
+                     " AND status != 'completed'", (p["reason"], ev.position, p["hash"]))
+
+    def _category_saved(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
+        conn.execute("INSERT OR REPLACE INTO categories (name, save_path) VALUES (?, ?)",
+                     (p["name"], p.get("save_path", "")))
+
+    def _category_removed(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
+        conn.execute("DELETE FROM categories WHERE name = ?", (p["name"],))
+        conn.execute("UPDATE tasks SET category = '' WHERE category = ?", (p["name"],))
+
+    def hash_queries(self) -> list[str]:
+        return ["SELECT * FROM tasks ORDER BY hash", "SELECT * FROM categories ORDER BY name"]

@@ -1,0 +1,77 @@
+"""Everything a running AniBridge owns: journal, projectors, readers, crawl scheduler, downloads.
+
+``anibridge serve`` builds one Runtime and hands it to the FastAPI app; tests build their own
+against a temporary DATA_DIR.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from .config import Settings
+from .events import Journal
+from .projections.catalog import CatalogProjection
+from .projections.projector import Projector
+from .projections.queries import CatalogQueries
+from .projections.reader import ProjectionReader
+from .projections.tasks import TaskProjection
+
+log = logging.getLogger("anibridge")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    crawl: bool = True
+    downloads: bool = True
+    started_at: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        s.downloads_path.mkdir(parents=True, exist_ok=True)
+        self.journal = Journal(s.journal_path)
+        self.catalog_projector = Projector(self.journal, s.catalog_path, CatalogProjection())
+        self.task_projector = Projector(self.journal, s.tasks_path, TaskProjection())
+        self.catalog = CatalogQueries(ProjectionReader(s.catalog_path))
+        self.tasks_reader = ProjectionReader(s.tasks_path)
+        self.scheduler = None
+        self.worker = None
+        self._started = False
+
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self.catalog_projector.start()
+        self.task_projector.start()
+        log.info("AniBridge data in %s (journal head %d); downloads go to %s", self.settings.data_dir.resolve(),
+                 self.journal.head(), self.settings.downloads_path.resolve())
+        if self.downloads:
+            try:
+                from .downloads.worker import DownloadWorker
+            except ModuleNotFoundError:
+                log.warning("download worker not available in this build")
+            else:
+                self.worker = DownloadWorker(self)
+                self.worker.start()
+        if self.crawl and self.settings.sites:
+            from .crawlers.scheduler import CrawlScheduler
+
+            self.scheduler = CrawlScheduler(self)
+            self.scheduler.start()
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        if self.worker is not None:
+            self.worker.stop()
+        self.catalog_projector.stop()
+        self.task_projector.stop()
+        self.journal.close()
+        self._started = False
+
+    def projectors(self) -> list[Projector]:
+        return [self.catalog_projector, self.task_projector]
