@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from anibridge.devworld.model import SITE_CODES, SITES, TitleInfo
 from anibridge.devworld.names import Names, episode_titles
 from anibridge.devworld.rng import rng, slugify
-from anibridge.devworld.structure import EPOCH_YEAR, airings
+from anibridge.devworld.structure import EPOCH_YEAR
 from anibridge.text import normalize
 
 if TYPE_CHECKING:

@@ -87,7 +87,8 @@ async def serial(request: Request) -> Response:
                 f'<span class="episode-title">Staffel {season} Folge {ep.number}: {esc(ep.title_de)}</span>'
                 f"{_iframes(ep.streams, host_origin)}</div>"
             )
-    return page(f"{info.title} ({info.year}) | Megakino", _meta(info) + f'<div class="episodes">{"".join(blocks)}</div>')
+    episodes = f'<div class="episodes">{"".join(blocks)}</div>'
+    return page(f"{info.title} ({info.year}) | Megakino", _meta(info) + episodes)
 
 
 routes = [

@@ -1,15 +1,292 @@
-"""Health endpoints: ``/health`` (overall) and ``/health/catalog`` (per site and stage)."""
+"""Health endpoints: ``/health`` (overall) and ``/health/catalog`` (per site and stage).
+
+Both are cheap and never wait for the projector: they read ``stage_status`` (a handful of rows)
+through the request thread's read-only WAL connection, the projectors' in-memory checkpoints
+and, for ``/health``, task counts by status (indexed). The pure helpers here (``stage_view``,
+``iso``) are shared with the status page and ``anibridge status``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+import logging
+import time
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
+import apsw
 from fastapi import APIRouter, Request
 
+from .. import __version__
+from ..projections.queries import STAGES
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+log = logging.getLogger("anibridge.health")
+
 router = APIRouter(tags=["health"])
+
+STATES = ("pending", "running", "ready", "failed")
+# A projection this far behind the journal is stuck rather than busy.
+LAG_DEGRADED_S = 300.0
+RECENT_FAILURES = 10
+
+
+def iso(ts: float | None) -> str | None:
+    """Unix time as ISO 8601 UTC (seconds), None stays None."""
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(float(ts), dt.UTC).isoformat(timespec="seconds")
+
+
+def _num(value: Any) -> int:
+    return int(value or 0)
+
+
+def stage_view(row: dict[str, Any] | None, *, crawling: bool = False, now: float | None = None) -> dict[str, Any]:
+    """One stage as the health API shows it; ``row`` is its ``stage_status`` row (None: never ran).
+
+    ``crawling`` marks a stage the scheduler is running but whose start the projection has not
+    shown yet. The rate (items/s) is reported while running, from the done count over the time
+    between the run's start and its last update.
+    """
+    now = time.time() if now is None else now
+    row = row or {}
+    state = str(row.get("state") or "pending")
+    if crawling and state != "running":
+        state = "running"
+    total, done, failed = _num(row.get("total")), _num(row.get("done")), _num(row.get("failed"))
+    started, updated = row.get("started_at"), row.get("updated_at")
+    rate: float | None = None
+    eta: float | None = None
+    if state == "running" and started is not None and updated is not None and done:
+        elapsed = float(updated) - float(started)
+        if elapsed > 0:
+            rate = round(done / elapsed, 2)
+            left = total - done - failed
+            if total and left > 0 and rate > 0:
+                eta = round(left / rate, 1)
+    percent: float | None = None
+    if state == "ready":
+        percent = 100.0
+    elif total:
+        percent = round(min(100.0, 100.0 * (done + failed) / total), 1)
+    last_success = row.get("last_success_at")
+    return {
+        "state": state,
+        "run": _num(row.get("run")),
+        "live_generation": row.get("live_generation"),
+        "total": total,
+        "done": done,
+        "failed": failed,
+        "unchanged": _num(row.get("unchanged")),
+        "changed": _num(row.get("changed")),
+        "percent": percent,
+        "rate": rate,
+        "eta_s": eta,
+        "started_at": iso(started),
+        "updated_at": iso(updated),
+        "last_success": iso(last_success),
+        "last_success_age_s": None if last_success is None else round(max(0.0, now - float(last_success)), 1),
+        "last_duration_s": row.get("last_duration_s"),
+        "last_error": str(row.get("last_error") or ""),
+    }
+
+
+def site_stages(status: dict[str, dict[str, Any]], *, crawling: bool = False,
+                now: float | None = None) -> dict[str, dict[str, Any]]:
+    """All three stages of a site. While the scheduler crawls the site and no stage shows running
+    yet, the first stage that never finished is the one running (its start is on its way)."""
+    shown_running = any((status.get(s) or {}).get("state") == "running" for s in STAGES)
+    first_open = next((s for s in STAGES if (status.get(s) or {}).get("state") in (None, "pending")), None)
+    return {stage: stage_view(status.get(stage), now=now,
+                              crawling=crawling and not shown_running and stage == first_open)
+            for stage in STAGES}
+
+
+def sites_of(runtime: Runtime, status: dict[str, Any]) -> list[str]:
+    """Enabled sites first (in configured order), then any other site the catalogue knows."""
+    sites = list(runtime.settings.sites)
+    return sites + sorted(s for s in status if s not in sites)
+
+
+def _crawling(runtime: Runtime, site: str) -> bool:
+    scheduler = runtime.scheduler
+    try:
+        return bool(scheduler is not None and scheduler.is_running(site))
+    except Exception:  # the scheduler is optional; health must answer whatever it does
+        return False
+
+
+def _next_run(runtime: Runtime, site: str) -> float | None:
+    scheduler = runtime.scheduler
+    if scheduler is None:
+        return None
+    try:
+        return scheduler.next_run(site)
+    except Exception:
+        return None
+
+
+def projection_lags(runtime: Runtime) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for projector in runtime.projectors():
+        lag = asdict(projector.lag())
+        lag["error"] = projector.error
+        out[lag.pop("name")] = lag
+    return out
+
+
+STATUS_COLUMNS = ("site", "stage", "state", "run", "live_generation", "total", "done", "failed", "unchanged",
+                  "changed", "started_at", "updated_at", "last_success_at", "last_duration_s", "last_error")
+
+
+def read_stage_status(conn: apsw.Connection) -> dict[str, dict[str, dict[str, Any]]]:
+    """``stage_status`` as {site: {stage: row}} (a few rows: one per site and stage)."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in conn.execute(f"SELECT {', '.join(STATUS_COLUMNS)} FROM stage_status ORDER BY site, stage"):
+        rec = dict(zip(STATUS_COLUMNS, row, strict=True))
+        out.setdefault(rec["site"], {})[rec["stage"]] = rec
+    return out
+
+
+def _stage_status(runtime: Runtime) -> dict[str, dict[str, dict[str, Any]]]:
+    try:
+        return read_stage_status(runtime.catalog.conn())
+    except apsw.Error as exc:  # e.g. the file is being swapped by a replay: answer, say so
+        log.warning("health: could not read stage_status: %s", exc)
+        return {}
+
+
+def task_counts(runtime: Runtime) -> dict[str, int]:
+    """Active (downloading) and queued downloads, counted through the ``tasks_by_status`` index."""
+    counts = {"active": 0, "queued": 0}
+    try:
+        rows = runtime.tasks_reader.connection().execute(
+            "SELECT status, count(*) FROM tasks WHERE status IN ('downloading', 'queued') GROUP BY status"
+        ).fetchall()
+    except apsw.Error as exc:
+        log.warning("health: could not count tasks: %s", exc)
+        return counts
+    for status, n in rows:
+        counts["active" if status == "downloading" else "queued"] = int(n)
+    return counts
+
+
+def _caught_up(request: Request, runtime: Runtime, lags: dict[str, dict[str, Any]]) -> bool:
+    """Whether every projection has caught up with the journal at least once since start-up.
+
+    Until then (replaying a long journal after an upgrade or a ``replay``) the process answers
+    from old or empty tables: that is "initializing", not "ok".
+    """
+    state = request.app.state
+    seen: set[str] = getattr(state, "health_caught_up", None) or set()
+    targets: dict[str, int] = getattr(state, "health_catch_up_targets", None) or {}
+    for name, lag in lags.items():
+        if name in seen:
+            continue
+        # The head at the first look is the target: reaching it means the backlog is applied.
+        target = targets.setdefault(name, lag["head"])
+        if lag["lag_events"] == 0 or lag["checkpoint"] >= target:
+            seen.add(name)
+    state.health_caught_up, state.health_catch_up_targets = seen, targets
+    return all(name in seen for name in lags)
+
+
+def overall(request: Request) -> dict[str, Any]:
+    runtime: Runtime = request.app.state.runtime
+    now = time.time()
+    lags = projection_lags(runtime)
+    status = _stage_status(runtime)
+    catalog: dict[str, Any] = {}
+    problems: list[str] = []
+    for site in sites_of(runtime, status):
+        stages = site_stages(status.get(site, {}), crawling=_crawling(runtime, site), now=now)
+        ready = (status.get(site, {}).get("titles") or {}).get("live_generation") is not None
+        catalog[site] = {stage: v["state"] for stage, v in stages.items()} | {"title_ready": ready}
+        if stages["titles"]["state"] == "failed":
+            problems.append(f"{site}: title list could not be crawled: {stages['titles']['last_error']}")
+    for name, lag in lags.items():
+        if lag["error"]:
+            problems.append(f"{name} projection: {lag['error']}")
+        elif lag["lag_seconds"] > LAG_DEGRADED_S:
+            problems.append(f"{name} projection is {lag['lag_events']} events ({lag['lag_seconds']:.0f} s) behind")
+    started = getattr(runtime, "_started", True)
+    if problems:
+        state = "degraded"
+    elif not started or not _caught_up(request, runtime, lags):
+        state = "initializing"
+    else:
+        state = "ok"
+    pending = [site for site, c in catalog.items() if not c["title_ready"]]
+    return {
+        "status": state,
+        "version": __version__,
+        "uptime_s": round(now - runtime.started_at, 1),
+        "journal_head": max((lag["head"] for lag in lags.values()), default=runtime.journal.head()),
+        "catalog": catalog,
+        "catalog_note": (f"not searchable yet (first crawl pending or running): {', '.join(pending)}"
+                         if pending else "every site is searchable"),
+        "downloads": task_counts(runtime),
+        "projections": {name: lag["lag_events"] for name, lag in lags.items()},
+        "problems": problems,
+    }
+
+
+def recent_failures(runtime: Runtime, limit: int = RECENT_FAILURES) -> list[dict[str, Any]]:
+    """The latest details failures (titles whose page could not be read), newest first."""
+    try:
+        rows = runtime.catalog.conn().execute(
+            "SELECT site, slug, url, reason, failed_at, retry_at FROM details_failures"
+            " ORDER BY failed_at DESC, site, slug LIMIT ?", (limit,)).fetchall()
+    except apsw.Error as exc:
+        log.warning("health: could not read details_failures: %s", exc)
+        return []
+    return [{"site": r[0], "slug": r[1], "url": r[2], "reason": r[3], "failed_at": iso(r[4]),
+             "retry_at": iso(r[5])} for r in rows]
+
+
+def catalog_detail(runtime: Runtime, *, failures: bool = True) -> dict[str, Any]:
+    now = time.time()
+    lags = projection_lags(runtime)
+    status = _stage_status(runtime)
+    sites: dict[str, Any] = {}
+    for site in sites_of(runtime, status):
+        crawling = _crawling(runtime, site)
+        nxt = _next_run(runtime, site)
+        titles = status.get(site, {}).get("titles") or {}
+        sites[site] = {
+            "title_ready": titles.get("live_generation") is not None,
+            "live_generation": titles.get("live_generation"),
+            "crawling": crawling,
+            "enabled": site in runtime.settings.sites,
+            "next_refresh": iso(nxt),
+            "next_refresh_in_s": None if nxt is None else round(max(0.0, nxt - now), 1),
+            "stages": site_stages(status.get(site, {}), crawling=crawling, now=now),
+        }
+    cat = lags.get("catalog", {})
+    out: dict[str, Any] = {
+        "generated_at": iso(now),
+        "journal_head": cat.get("head", runtime.journal.head()),
+        "projection": {"checkpoint": cat.get("checkpoint"), "lag_events": cat.get("lag_events"),
+                       "lag_seconds": cat.get("lag_seconds"), "error": cat.get("error", "")},
+        "projections": {name: {k: lag[k] for k in ("checkpoint", "lag_events", "lag_seconds", "error")}
+                        for name, lag in lags.items()},
+        "sites": sites,
+    }
+    if failures:
+        out["recent_failures"] = recent_failures(runtime)
+    return out
 
 
 @router.get("/health")
 def health(request: Request) -> dict[str, Any]:
-    runtime = request.app.state.runtime
-    return {"status": "ok", "journal_head": runtime.journal.head()}
+    """Overall state for Docker's HEALTHCHECK, Sonarr users and monitoring: cheap, never blocks."""
+    return overall(request)
+
+
+@router.get("/health/catalog")
+def health_catalog(request: Request) -> dict[str, Any]:
+    """Per site and stage: state, progress, rate, last success and error, next refresh, lag."""
+    return catalog_detail(request.app.state.runtime)

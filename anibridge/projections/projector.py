@@ -127,17 +127,26 @@ def content_hash(conn: apsw.Connection, queries: Iterable[str]) -> str:
     return h.hexdigest()
 
 
-def apply_batch(conn: apsw.Connection, projection: Projection, events: list[StoredEvent]) -> None:
-    """Apply events and move the checkpoint, all in one transaction."""
+def apply_batch(conn: apsw.Connection, projection: Projection, events: list[StoredEvent]) -> tuple[int, float]:
+    """Apply events and move the checkpoint, all in one transaction; returns the new checkpoint.
+
+    The checkpoint is re-read inside the write transaction, so a second process following the same
+    file (a CLI crawl next to the server) never applies an event twice.
+    """
     wanted = projection.event_types
     with conn:
-        for ev in events:
+        checkpoint, recorded_at = read_checkpoint(conn)
+        fresh = [ev for ev in events if ev.position > checkpoint]
+        if not fresh:
+            return checkpoint, recorded_at
+        for ev in fresh:
             if ev.type in wanted:
                 projection.apply(conn, ev)
-        last = events[-1]
+        last = fresh[-1]
         conn.execute("UPDATE projection_meta SET value = ? WHERE key = 'checkpoint'", (str(last.position),))
         conn.execute("UPDATE projection_meta SET value = ? WHERE key = 'checkpoint_recorded_at'",
                      (repr(last.recorded_at),))
+        return last.position, last.recorded_at
 
 
 def catch_up(journal: Journal, conn: apsw.Connection, projection: Projection,
@@ -149,8 +158,7 @@ def catch_up(journal: Journal, conn: apsw.Connection, projection: Projection,
     for ev in journal.read(after=checkpoint, chunk=BATCH):
         batch.append(ev)
         if len(batch) >= BATCH:
-            apply_batch(conn, projection, batch)
-            checkpoint = batch[-1].position
+            checkpoint, _ = apply_batch(conn, projection, batch)
             batch = []
             if progress:
                 progress(checkpoint, head)
@@ -225,8 +233,12 @@ class Projector:
         self._follow_swaps()
         events = list(self.journal.read(after=self._checkpoint, limit=BATCH, chunk=BATCH))
         if events:
-            apply_batch(self._conn, self.projection, events)
-            self._publish(events[-1].position, events[-1].recorded_at)
+            self._publish(*apply_batch(self._conn, self.projection, events))
+        else:
+            # Another process may have advanced the file (CLI crawl beside the server).
+            checkpoint, at = read_checkpoint(self._conn)
+            if checkpoint > self._checkpoint:
+                self._publish(checkpoint, at)
         return len(events)
 
     def _run(self) -> None:

@@ -11,6 +11,8 @@ from ..text import normalize
 from .reader import ProjectionReader
 
 STAGES = ("titles", "details", "canonical")
+_STATUS_COLUMNS = ("site", "stage", "state", "run", "live_generation", "total", "done", "failed", "unchanged",
+                   "changed", "cursor", "started_at", "updated_at", "last_success_at", "last_duration_s", "last_error")
 
 # Effective TVDB id of a title: a user's pin wins over the automatic match.
 _TITLE_SELECT = """
@@ -80,10 +82,9 @@ class CatalogQueries:
 
     # --- status ---------------------------------------------------------------------------------
     def stage_status(self) -> dict[str, dict[str, dict[str, Any]]]:
-        cur = self.conn().execute("SELECT * FROM stage_status ORDER BY site, stage")
-        cols = [d[0] for d in cur.getdescription()]
+        cols = _STATUS_COLUMNS
         out: dict[str, dict[str, dict[str, Any]]] = {}
-        for row in cur:
+        for row in self.conn().execute(f"SELECT {', '.join(cols)} FROM stage_status ORDER BY site, stage"):
             rec = dict(zip(cols, row, strict=True))
             out.setdefault(rec["site"], {})[rec["stage"]] = rec
         return out

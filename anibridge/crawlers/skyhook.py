@@ -1,0 +1,218 @@
+"""SkyHook (Sonarr's TVDB metadata service) client with a disk cache.
+
+Requests go through a ``Fetcher`` (bounded concurrency, retries with backoff). Answers are cached
+on disk under ``DATA_DIR/cache/skyhook``, one file per URL (named by its hash), for ``ttl``
+seconds; nothing is cached in memory, so a large catalogue costs disk, not RAM. Errors are never
+cached. When SkyHook keeps failing the client stops asking for a while (circuit breaker) and
+raises ``SkyHookUnavailable`` at once, so an outage fails a crawl quickly instead of retrying
+every title with backoff.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from .fetch import Fetcher, FetchError, NotFound
+
+CACHE_TTL_S = 7 * 24 * 3600.0
+BREAKER_FAILURES = 3  # consecutive failed requests that open the breaker
+BREAKER_COOLDOWN_S = 60.0
+
+
+class SkyHookUnavailable(Exception):
+    """SkyHook could not answer; ``reason`` says why in plain words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ShowSummary:
+    tvdb_id: int
+    title: str
+    year: int | None
+    imdb_id: str | None
+    alternate_titles: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ShowEpisode:
+    season: int
+    episode: int
+    absolute: int | None
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Show:
+    summary: ShowSummary
+    episodes: tuple[ShowEpisode, ...]
+
+    @property
+    def tvdb_id(self) -> int:
+        return self.summary.tvdb_id
+
+    def regular(self) -> list[ShowEpisode]:
+        """Regular episodes (season > 0) in broadcast order."""
+        eps = [e for e in self.episodes if e.season > 0]
+        eps.sort(key=lambda e: (e.season, e.episode))
+        return eps
+
+    def specials(self) -> list[ShowEpisode]:
+        eps = [e for e in self.episodes if e.season == 0]
+        eps.sort(key=lambda e: e.episode)
+        return eps
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_summary(doc: dict[str, Any]) -> ShowSummary | None:
+    tvdb = _int(doc.get("tvdbId"))
+    title = str(doc.get("title") or "").strip()
+    if not tvdb or not title:
+        return None
+    alts: list[str] = []
+    for alt in doc.get("alternateTitles") or []:
+        name = alt.get("title") if isinstance(alt, dict) else alt
+        if isinstance(name, str) and name.strip():
+            alts.append(name.strip())
+    imdb = doc.get("imdbId")
+    return ShowSummary(tvdb_id=tvdb, title=title, year=_int(doc.get("year")) or None,
+                       imdb_id=imdb if isinstance(imdb, str) and imdb else None,
+                       alternate_titles=tuple(dict.fromkeys(alts)))
+
+
+def parse_show(doc: dict[str, Any]) -> Show | None:
+    summary = parse_summary(doc)
+    if summary is None:
+        return None
+    episodes = []
+    for ep in doc.get("episodes") or []:
+        season, number = _int(ep.get("seasonNumber")), _int(ep.get("episodeNumber"))
+        if season is None or number is None or season < 0 or number < 1:
+            continue
+        episodes.append(ShowEpisode(season, number, _int(ep.get("absoluteEpisodeNumber")),
+                                    str(ep.get("title") or "")))
+    return Show(summary, tuple(episodes))
+
+
+class DiskCache:
+    """URL -> JSON text, one file per key, expiring after ``ttl`` seconds (by file mtime)."""
+
+    def __init__(self, root: Path, ttl: float = CACHE_TTL_S) -> None:
+        self.root = root
+        self.ttl = ttl
+        self.hits = 0
+        self.misses = 0
+
+    def _path(self, key: str) -> Path:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        return self.root / digest[:2] / f"{digest}.json"
+
+    def get(self, key: str) -> bytes | None:
+        path = self._path(key)
+        try:
+            if time.time() - path.stat().st_mtime > self.ttl:
+                self.misses += 1
+                return None
+            data = path.read_bytes()
+        except OSError:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return data
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a cache that cannot be written only costs a request next time
+
+
+class SkyHookClient:
+    """``async with SkyHookClient(base, cache_dir) as sh: shows = await sh.search("One Piece")``."""
+
+    def __init__(self, base_url: str, cache_dir: Path | None, *, concurrency: int = 4,
+                 ttl: float = CACHE_TTL_S, max_retries: int = 2, fetcher: Fetcher | None = None) -> None:
+        self.fetcher = fetcher or Fetcher(base_url, concurrency=concurrency, max_retries=max_retries,
+                                          backoff_cap=5.0, retry_after_max=10.0,
+                                          headers={"Accept": "application/json"})
+        self.cache = DiskCache(cache_dir, ttl) if cache_dir is not None else None
+        self._consecutive_failures = 0
+        self._open_until = 0.0
+        self._last_reason = ""
+
+    async def __aenter__(self) -> SkyHookClient:
+        await self.fetcher.__aenter__()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.fetcher.aclose()
+
+    def counters(self) -> dict[str, int]:
+        out = dict(self.fetcher.counters())
+        if self.cache is not None:
+            out |= {"cache_hits": self.cache.hits, "cache_misses": self.cache.misses}
+        return out
+
+    async def search(self, term: str) -> list[ShowSummary]:
+        data = await self._get_json(f"/v1/tvdb/search/en/?term={quote(term, safe='')}")
+        if not isinstance(data, list):
+            return []
+        return [s for doc in data if isinstance(doc, dict) and (s := parse_summary(doc)) is not None]
+
+    async def show(self, tvdb_id: int) -> Show | None:
+        """The show with its episodes; None when SkyHook does not know the id."""
+        data = await self._get_json(f"/v1/tvdb/shows/en/{int(tvdb_id)}")
+        return parse_show(data) if isinstance(data, dict) else None
+
+    async def _get_json(self, path: str) -> Any:
+        url = self.fetcher.url_for(path)
+        if self.cache is not None and (cached := self.cache.get(url)) is not None:
+            return orjson.loads(cached)
+        if time.monotonic() < self._open_until:
+            raise SkyHookUnavailable(f"SkyHook unavailable ({self._last_reason}); not asking again for a while")
+        try:
+            page = await self.fetcher.get(url)
+        except NotFound:
+            raw = b"null"
+        except FetchError as exc:
+            self._failed(exc.reason if exc.url in exc.reason else f"{exc.url}: {exc.reason}")
+            raise SkyHookUnavailable(self._last_reason) from None
+        else:
+            raw = page.text.encode()
+            try:
+                orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                self._failed(f"{url}: answer is not JSON")
+                raise SkyHookUnavailable(self._last_reason) from None
+        self._consecutive_failures = 0
+        if self.cache is not None:
+            self.cache.put(url, raw)
+        return orjson.loads(raw)
+
+    def _failed(self, reason: str) -> None:
+        self._last_reason = reason
+        self._consecutive_failures += 1
+        if self._consecutive_failures >= BREAKER_FAILURES:
+            self._open_until = time.monotonic() + BREAKER_COOLDOWN_S

@@ -1,0 +1,37 @@
+"""python -m anibridge.devworld --port 8081 --titles 500 --seed 1 --day 0 --episodes-per-title 12"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+
+import uvicorn
+
+from anibridge.devworld.app import build_app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m anibridge.devworld", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--titles", type=int, default=500, help="titles per site on day 0")
+    parser.add_argument("--sizes", default="", help="per-site sizes, e.g. aniworld=3000,sto=12000")
+    parser.add_argument("--day", type=int, default=0)
+    parser.add_argument("--episodes-per-title", type=float, default=None)
+    parser.add_argument("--faults", default="", help="JSON list of fault rules")
+    args = parser.parse_args(argv)
+    sizes = {k: int(v) for k, _, v in (p.partition("=") for p in args.sizes.split(",") if p)}
+    app = build_app(None, json.loads(args.faults) if args.faults else None, seed=args.seed, titles=args.titles,
+                    day=args.day, episodes_per_title=args.episodes_per_title, sizes=sizes)
+    base = f"http://{args.host}:{args.port}"
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("anibridge.devworld").info(
+        "devworld: ANIWORLD_BASE_URL=%s/aniworld STO_BASE_URL=%s/sto MEGAKINO_BASE_URL=%s/megakino "
+        "SKYHOOK_BASE_URL=%s/skyhook (hosts %s/hosts, control %s/_world)", base, base, base, base, base, base)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""From a task (site, slug, season, episode, language) to an ordered list of hoster links, and from one
+hoster link to a direct media link.
+
+Only base URLs from the settings are ever fetched here: the magnet names a site and numbers, never a
+URL. Hoster links come from the provider's own episode page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import httpx
+
+from ..crawlers.fetch import Fetcher, FetchError
+from ..crawlers.parsers import HosterLink, ParseError, aniworld, megakino, sto
+from .hosts import DirectLink, HostError, resolve_direct_link
+
+if TYPE_CHECKING:
+    from ..projections.queries import CatalogQueries
+
+log = logging.getLogger("anibridge.resolve")
+
+
+class ResolveError(Exception):
+    """The episode cannot be downloaded at all (page missing, language not offered...)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeRef:
+    site: str
+    slug: str
+    season: int
+    episode: int
+    language: str
+    provider: str | None = None
+
+
+def episode_paths(ref: EpisodeRef, catalog: CatalogQueries | None) -> list[str]:
+    """Site-relative page paths to try, best first: the catalogue's path, then the site's pattern."""
+    paths: list[str] = []
+    if catalog is not None:
+        paths += _catalog_paths(ref, catalog)
+    if ref.site == "aniworld.to":
+        if ref.season == 0:
+            paths.append(f"/anime/stream/{ref.slug}/filme/film-{ref.episode}")
+        else:
+            paths.append(f"/anime/stream/{ref.slug}/staffel-{ref.season}/episode-{ref.episode}")
+    elif ref.site == "s.to":
+        paths.append(f"/serie/{ref.slug}/staffel-{ref.season}/episode-{ref.episode}")
+    elif ref.site == "megakino":
+        paths += [f"/films/{ref.slug}.html", f"/serials/{ref.slug}.html"]
+    else:
+        raise ResolveError(f"unknown site {ref.site!r}")
+    return [p for p in dict.fromkeys(paths) if p.startswith("/") and not p.startswith("//")]
+
+
+def _catalog_paths(ref: EpisodeRef, catalog: CatalogQueries) -> list[str]:
+    try:
+        conn = catalog.conn()
+        found: list[str] = []
+        row = conn.execute("SELECT path FROM episodes WHERE site = ? AND slug = ? AND season = ? AND episode = ?",
+                           (ref.site, ref.slug, ref.season, ref.episode)).fetchone()
+        if row and row[0]:
+            found.append(row[0])
+        if ref.site == "megakino":
+            row = conn.execute("SELECT path FROM titles WHERE site = ? AND slug = ?", (ref.site, ref.slug)).fetchone()
+            if row and row[0]:
+                found.append(row[0])
+        return found
+    except Exception as exc:  # the catalogue may not exist yet; the site's URL pattern still works
+        log.debug("catalogue lookup for %s/%s failed: %s", ref.site, ref.slug, exc)
+        return []
+
+
+def parse_hosters(site: str, html: str) -> list[HosterLink]:
+    if site == "aniworld.to":
+        return aniworld.parse_episode_hosters(html)
+    if site == "s.to":
+        return sto.parse_episode_hosters(html)
+    return megakino.parse_film(html).embeds
+
+
+def order_links(links: list[HosterLink], language: str, preferred: str | None, order: list[str]) -> list[HosterLink]:
+    """Links in ``language``: the preferred host first, then PROVIDER_ORDER, then any other host."""
+    rank = {host.lower(): i for i, host in enumerate(order)}
+    wanted = [link for link in links if link.language == language]
+
+    def key(item: tuple[int, HosterLink]) -> tuple[int, int, int]:
+        index, link = item
+        host = link.host.lower()
+        first = 0 if preferred and host == preferred.lower() else 1
+        return first, rank.get(host, len(rank)), index
+
+    return [link for _, link in sorted(enumerate(wanted), key=key)]
+
+
+async def find_hosters(fetcher: Fetcher, ref: EpisodeRef, catalog: CatalogQueries | None,
+                       order: list[str]) -> list[HosterLink]:
+    """Fetch the episode page and list its hoster links for the wanted language, in try order."""
+    what = f"{ref.slug} S{ref.season:02d}E{ref.episode:02d}"
+    problems: list[str] = []
+    links: list[HosterLink] | None = None
+    for path in episode_paths(ref, catalog):
+        try:
+            page = await fetcher.get(path)
+            links = parse_hosters(ref.site, page.text)
+            break
+        except FetchError as exc:
+            problems.append(f"{exc.url}: {exc.reason}")
+        except ParseError as exc:
+            problems.append(f"{fetcher.url_for(path)}: {exc}")
+    if links is None:
+        raise ResolveError(f"could not read the episode page of {what} on {ref.site}: " + "; ".join(problems))
+    ordered = order_links(links, ref.language, ref.provider, order)
+    if not ordered:
+        offered = sorted({link.language for link in links}, key=_language_rank)
+        raise ResolveError(f"episode has no {ref.language} stream (offered: {', '.join(offered) or 'none'})")
+    return ordered
+
+
+def _language_rank(language: str) -> tuple[int, str]:
+    known = ["German Dub", "German Sub", "English Sub", "English Dub"]
+    return (known.index(language) if language in known else len(known), language)
+
+
+async def direct_link(fetcher: Fetcher, client: httpx.AsyncClient, link: HosterLink, timeout: float) -> DirectLink:
+    """Follow the provider's redirect to the host's embed page and extract the media URL, within ``timeout``."""
+    try:
+        async with asyncio.timeout(timeout):
+            embed = await embed_url(fetcher, link)
+    except TimeoutError:
+        raise HostError(link.host, f"redirect did not answer within {timeout:g} s") from None
+    except FetchError as exc:
+        raise HostError(link.host, f"redirect failed ({exc.reason})") from None
+    return await resolve_direct_link(client, embed, link.host, timeout)
+
+
+async def embed_url(fetcher: Fetcher, link: HosterLink) -> str:
+    """The embed page URL: a provider redirect (``/redirect/<id>`` or a play URL) is followed once."""
+    target = link.redirect_path
+    if target.startswith("//"):
+        target = "https:" + target
+    site_host = urlsplit(fetcher.base_url).netloc
+    parts = urlsplit(target)
+    if parts.scheme in ("http", "https") and parts.netloc and parts.netloc != site_host:
+        return target  # already the host's embed page (Megakino iframes)
+    if parts.scheme not in ("", "http", "https"):
+        raise HostError(link.host, f"unsupported link {target[:60]!r}")
+    return await fetcher.follow_redirect_location(target)

@@ -1,0 +1,285 @@
+"""Download-task commands and reads shared by the qBittorrent API and the download worker.
+
+Commands append events and wait until the task projection has applied them (read-your-writes),
+so the next ``torrents/info`` sees the change. Reads go through the task projection only.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from ..events.registry import Event
+from ..events.types import (
+    CategoryCreated,
+    CategoryEdited,
+    CategoryRemoved,
+    TaskCategorySet,
+    TaskDeleted,
+    TaskPaused,
+    TaskRequested,
+    TaskResumed,
+)
+from ..releases import MagnetRef, release_title
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+log = logging.getLogger("anibridge.tasks")
+
+STAGING_DIR = ".incoming"
+_MAX_CATEGORY = 100
+_COLUMNS = ("hash, site, slug, season, episode, language, provider, mode, name, magnet, category, save_path, tags,"
+            " status, paused, added_on, started_on, completed_on, downloaded, total_size, path, quality, host,"
+            " attempts, error, position")
+
+
+class CommandError(Exception):
+    """A command the caller got wrong; ``status`` is the HTTP status qBittorrent would answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    hash: str
+    site: str
+    slug: str
+    season: int
+    episode: int
+    language: str
+    provider: str | None
+    mode: str | None
+    name: str
+    magnet: str
+    category: str
+    save_path: str
+    tags: str
+    status: str  # queued, downloading, completed, failed
+    paused: bool
+    added_on: float
+    started_on: float | None
+    completed_on: float | None
+    downloaded: int
+    total_size: int
+    path: str  # relative to DOWNLOAD_DIR once completed
+    quality: str
+    host: str
+    attempts: int
+    error: str
+    position: int
+
+    @property
+    def runnable(self) -> bool:
+        return self.status in ("queued", "downloading") and not self.paused
+
+
+def _row(values: Sequence[Any]) -> TaskRow:
+    data = list(values)
+    data[14] = bool(data[14])
+    return TaskRow(*data)
+
+
+# --- reads ----------------------------------------------------------------------------------------
+def all_tasks(runtime: Runtime) -> list[TaskRow]:
+    rows = runtime.tasks_reader.connection().execute(f"SELECT {_COLUMNS} FROM tasks ORDER BY added_on, hash")
+    return [_row(r) for r in rows]
+
+
+def get_task(runtime: Runtime, task_hash: str) -> TaskRow | None:
+    row = runtime.tasks_reader.connection().execute(
+        f"SELECT {_COLUMNS} FROM tasks WHERE hash = ?", (task_hash.lower(),)).fetchone()
+    return _row(row) if row else None
+
+
+def runnable_tasks(runtime: Runtime) -> list[TaskRow]:
+    """Tasks the worker should be running, oldest first (cheap: indexed by status)."""
+    rows = runtime.tasks_reader.connection().execute(
+        f"SELECT {_COLUMNS} FROM tasks WHERE status IN ('queued', 'downloading') AND paused = 0"
+        " ORDER BY added_on, hash")
+    return [_row(r) for r in rows]
+
+
+def categories(runtime: Runtime) -> dict[str, str]:
+    rows = runtime.tasks_reader.connection().execute("SELECT name, save_path FROM categories ORDER BY name")
+    return {name: save_path for name, save_path in rows}
+
+
+def select(runtime: Runtime, hashes: str | None) -> list[TaskRow]:
+    """Tasks named by a qBittorrent ``hashes`` parameter (``|``-separated, any case, or ``all``)."""
+    if hashes is None or not hashes.strip():
+        return []
+    if hashes.strip().lower() == "all":
+        return all_tasks(runtime)
+    wanted = parse_hashes(hashes)
+    found = [get_task(runtime, h) for h in wanted]
+    return [t for t in found if t is not None]
+
+
+def parse_hashes(hashes: str) -> list[str]:
+    return list(dict.fromkeys(h.strip().lower() for h in hashes.split("|") if h.strip()))
+
+
+# --- paths ----------------------------------------------------------------------------------------
+def local_root(runtime: Runtime) -> Path:
+    return runtime.settings.downloads_path.resolve()
+
+
+def public_path(runtime: Runtime, relative: str = "") -> str:
+    """The path Sonarr sees for ``DOWNLOAD_DIR/relative`` (QBIT_PUBLIC_SAVE_PATH maps the root)."""
+    public = runtime.settings.qbit_public_save_path
+    if public:
+        root = PurePosixPath(public.rstrip("/") or "/")
+        return str(root / relative) if relative else str(root)
+    local = local_root(runtime)
+    return str(local / relative) if relative else str(local)
+
+
+def staging_dir(runtime: Runtime, task_hash: str) -> Path:
+    return local_root(runtime) / STAGING_DIR / task_hash
+
+
+def remove_task_files(runtime: Runtime, task: TaskRow) -> None:
+    """Remove a completed task's file and its release folder; never anything outside DOWNLOAD_DIR."""
+    root = local_root(runtime)
+    shutil.rmtree(staging_dir(runtime, task.hash), ignore_errors=True)
+    if not task.path:
+        return
+    target = (root / task.path).resolve()
+    if not target.is_relative_to(root) or target == root:
+        log.warning("not removing %s for %s: it is outside the download folder %s", target, task.name, root)
+        return
+    folder = target.parent
+    category_dir = (root / task.category).resolve() if task.category else root
+    try:
+        if folder not in (root, category_dir) and folder.is_relative_to(root):
+            shutil.rmtree(folder)
+        else:
+            target.unlink(missing_ok=True)
+        log.info("removed the files of %s (%s)", task.name, task.path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("could not remove the files of %s: %s", task.name, exc)
+
+
+# --- commands -------------------------------------------------------------------------------------
+def commit(runtime: Runtime, events: Sequence[Event], timeout: float = 10.0) -> int:
+    """Append events and wait until the task projection shows them; returns the last position."""
+    if not events:
+        return runtime.task_projector.checkpoint
+    positions = runtime.journal.append(list(events))
+    if not runtime.task_projector.wait_until(positions[-1], timeout):
+        log.warning("task projection is behind: position %d not applied after %.0f s", positions[-1], timeout)
+    wake_worker(runtime)
+    return positions[-1]
+
+
+def wake_worker(runtime: Runtime) -> None:
+    worker = runtime.worker
+    if worker is not None:
+        worker.wake()
+
+
+def check_category(name: str) -> str:
+    """A category name qBittorrent would accept (``tv/anime`` subcategories allowed)."""
+    name = name.strip()
+    if not name or len(name) > _MAX_CATEGORY or re.search(r"[\x00-\x1f\x7f\\]", name):
+        raise CommandError(400, "Incorrect category name")
+    if name.startswith("/") or name.endswith("/") or any(p in ("", ".", "..") for p in name.split("/")):
+        raise CommandError(400, "Incorrect category name")
+    return name
+
+
+def task_name(ref: MagnetRef) -> str:
+    """The magnet's ``dn``, else a release title built from its fields."""
+    if ref.name.strip():
+        return ref.name.strip()[:300]
+    words = ref.slug.replace("-", " ").replace("_", " ")
+    return release_title(words, ref.season, ref.episode, ref.language, ref.site)
+
+
+def add_tasks(runtime: Runtime, refs: Iterable[tuple[MagnetRef, str]], *, category: str, save_path: str,
+              tags: str, paused: bool) -> int:
+    """Record new tasks (known hashes: a failed one is retried, others are left as they are)."""
+    events: list[Event] = []
+    if category and category not in categories(runtime):
+        events.append(CategoryCreated(name=category, save_path=""))
+    now = time.time()
+    seen: set[str] = set()
+    for ref, magnet in refs:
+        if ref.info_hash in seen:
+            continue
+        seen.add(ref.info_hash)
+        existing = get_task(runtime, ref.info_hash)
+        if existing is not None:
+            if existing.status == "failed" and not paused:
+                events.append(TaskResumed(hash=ref.info_hash))
+            log.info("torrent %s (%s) is already known; not adding it again", ref.info_hash, existing.name)
+            continue
+        events.append(TaskRequested(
+            hash=ref.info_hash, site=ref.site, slug=ref.slug, season=ref.season, episode=ref.episode,
+            language=ref.language, provider=ref.provider, mode=ref.mode, name=task_name(ref), magnet=magnet,
+            category=category, save_path=save_path, tags=tags, paused=paused, added_on=now))
+        log.info("added %s (%s S%02dE%02d %s on %s)%s", ref.info_hash, ref.slug, ref.season, ref.episode,
+                 ref.language, ref.site, " paused" if paused else "")
+    return commit(runtime, events)
+
+
+def pause(runtime: Runtime, tasks: Iterable[TaskRow]) -> None:
+    events = [TaskPaused(hash=t.hash) for t in tasks if not t.paused]
+    commit(runtime, events)
+    if runtime.worker is not None:
+        for event in events:
+            runtime.worker.cancel(event.hash)
+
+
+def resume(runtime: Runtime, tasks: Iterable[TaskRow]) -> None:
+    commit(runtime, [TaskResumed(hash=t.hash) for t in tasks if t.paused or t.status == "failed"])
+
+
+def delete(runtime: Runtime, tasks: Sequence[TaskRow], delete_files: bool) -> None:
+    remove = delete_files or runtime.settings.delete_files_on_torrent_delete
+    commit(runtime, [TaskDeleted(hash=t.hash, delete_files=remove) for t in tasks])
+    for task in tasks:
+        if runtime.worker is not None:
+            runtime.worker.cancel(task.hash, delete_files=remove)
+        if remove:
+            remove_task_files(runtime, task)
+        log.info("deleted %s (%s)%s", task.hash, task.name, " and its files" if remove else "")
+
+
+def set_category(runtime: Runtime, tasks: Iterable[TaskRow], category: str) -> None:
+    if category:
+        category = check_category(category)
+        if category not in categories(runtime):
+            raise CommandError(409, "Incorrect category name")
+    commit(runtime, [TaskCategorySet(hash=t.hash, category=category) for t in tasks if t.category != category])
+
+
+def create_category(runtime: Runtime, name: str, save_path: str) -> None:
+    name = check_category(name)
+    if name in categories(runtime):
+        raise CommandError(409, "Unable to create category")
+    commit(runtime, [CategoryCreated(name=name, save_path=save_path)])
+
+
+def edit_category(runtime: Runtime, name: str, save_path: str) -> None:
+    name = check_category(name)
+    if name not in categories(runtime):
+        raise CommandError(409, "Unable to edit category")
+    commit(runtime, [CategoryEdited(name=name, save_path=save_path)])
+
+
+def remove_categories(runtime: Runtime, names: Iterable[str]) -> None:
+    known = categories(runtime)
+    commit(runtime, [CategoryRemoved(name=n) for n in dict.fromkeys(n.strip() for n in names) if n in known])

@@ -1,0 +1,335 @@
+"""The download worker: runs queued tasks from the task projection, at most MAX_CONCURRENCY at once.
+
+One scheduler thread reconciles what should run (the projection's queued/downloading, not paused
+tasks) with what runs, every second or at once when the API wakes it. Each download is a job thread:
+resolve the episode page to hosters, try hosts in order (each bounded by
+PROVIDER_DIRECT_LINK_TIMEOUT_SECONDS), download with yt-dlp into a staging folder, then publish
+``DOWNLOAD_DIR/<category>/<release>/<release>.<ext>`` atomically. A job's life is recorded as
+TaskStarted / TaskProgress (coalesced) / TaskCompleted / TaskFailed events.
+
+Pausing or deleting cancels a running job without recording anything: the projection already says
+what happened. A crash leaves the task queued or downloading, so the next start runs it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import shutil
+import threading
+import time
+from collections.abc import Awaitable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
+
+import httpx
+
+from ..crawlers.fetch import DEFAULT_USER_AGENT, Fetcher
+from ..events.types import TaskCompleted, TaskFailed, TaskProgress, TaskStarted
+from ..releases import quality_tag, release_title
+from . import tasks as task_cmds
+from .files import atomic_finalize, safe_join
+from .hosts import DirectLink, HostError
+from .resolve import EpisodeRef, ResolveError, direct_link, find_hosters
+from .ytdlp import DownloadCancelled, DownloadFailed, DownloadResult, download
+
+if TYPE_CHECKING:
+    from ..events.registry import Event
+    from ..runtime import Runtime
+
+log = logging.getLogger("anibridge.downloads")
+
+T = TypeVar("T")
+PROGRESS_INTERVAL = 3.0
+POLL_INTERVAL = 1.0
+DOWNLOAD_SOCKET_TIMEOUT = 30.0
+_QUALITY = re.compile(r"(?<=\.)(?:2160p|1440p|1080p|720p|576p|480p)(?=\.)")
+
+
+class Cancelled(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class Live:
+    """In-memory figures of a running download, overlaid on the projection by ``torrents/info``."""
+
+    downloaded: int = 0
+    total: int = 0
+    speed: float = 0.0
+    host: str = ""
+    updated: float = field(default_factory=time.monotonic)
+
+
+@dataclass(slots=True)
+class Job:
+    task: task_cmds.TaskRow
+    cancel: threading.Event = field(default_factory=threading.Event)
+    delete_files: bool = False
+    thread: threading.Thread | None = None
+
+
+class DownloadWorker:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.live: dict[str, Live] = {}
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="download-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Cancel running downloads without recording anything: they restart on the next start."""
+        self._stop.set()
+        self._wake.set()
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job.cancel.set()
+        for job in jobs:
+            if job.thread is not None:
+                job.thread.join(timeout=15)
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def cancel(self, task_hash: str, delete_files: bool = False) -> None:
+        with self._lock:
+            job = self._jobs.get(task_hash)
+        if job is not None:
+            job.delete_files = job.delete_files or delete_files
+            job.cancel.set()
+        self._wake.set()
+
+    def running(self) -> list[str]:
+        with self._lock:
+            return list(self._jobs)
+
+    # --- scheduling --------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        first = True
+        while not self._stop.is_set():
+            try:
+                if first:
+                    self._clean_staging()
+                    first = False
+                self._reconcile()
+            except Exception:
+                log.exception("download scheduler failed; retrying")
+            self._wake.wait(POLL_INTERVAL)
+            self._wake.clear()
+
+    def _reconcile(self) -> None:
+        wanted = task_cmds.runnable_tasks(self.runtime)
+        wanted_hashes = {t.hash for t in wanted}
+        with self._lock:
+            for task_hash, job in self._jobs.items():
+                if task_hash not in wanted_hashes and not job.cancel.is_set():
+                    log.info("stopping the download of %s (paused or deleted)", job.task.name)
+                    job.cancel.set()
+            for task in wanted:
+                if len(self._jobs) >= self.settings.max_concurrency or self._stop.is_set():
+                    break
+                if task.hash in self._jobs:
+                    continue
+                job = Job(task)
+                job.thread = threading.Thread(target=self._run_job, args=(job,), name=f"download-{task.hash[:8]}",
+                                              daemon=True)
+                self._jobs[task.hash] = job
+                job.thread.start()
+
+    def _clean_staging(self) -> None:
+        """Remove staging folders left by a crash for tasks that will not run again."""
+        staging = task_cmds.local_root(self.runtime) / task_cmds.STAGING_DIR
+        if not staging.is_dir():
+            return
+        keep = {t.hash for t in task_cmds.runnable_tasks(self.runtime)}
+        for entry in staging.iterdir():
+            if entry.name not in keep:
+                shutil.rmtree(entry, ignore_errors=True)
+
+    # --- one job -----------------------------------------------------------------------------------
+    def _run_job(self, job: Job) -> None:
+        task = job.task
+        last = 0
+        try:
+            last = self._download(job)
+        except Cancelled:
+            log.info("download of %s stopped", task.name)
+        except Exception as exc:  # never lose a task to a bug: record it as failed with the reason
+            log.exception("download of %s failed unexpectedly", task.name)
+            if not job.cancel.is_set():
+                last = self._record([TaskFailed(hash=task.hash, reason=f"internal error: {type(exc).__name__}: {exc}")])
+        finally:
+            shutil.rmtree(task_cmds.staging_dir(self.runtime, task.hash), ignore_errors=True)
+            if last:
+                self.runtime.task_projector.wait_until(last, 10)
+            self.live.pop(task.hash, None)
+            with self._lock:
+                self._jobs.pop(task.hash, None)
+            self._wake.set()
+
+    def _record(self, events: list[Event]) -> int:
+        return self.runtime.journal.append(events)[-1]
+
+    def _download(self, job: Job) -> int:
+        task = job.task
+        ref = EpisodeRef(task.site, task.slug, task.season, task.episode, task.language, task.provider)
+        timeout = self.settings.provider_direct_link_timeout_seconds
+        started = time.monotonic()
+        log.info("resolving %s (%s S%02dE%02d %s on %s)", task.name, task.slug, task.season, task.episode,
+                 task.language, task.site)
+        with _Loop() as loop:
+            fetcher = Fetcher(self.settings.base_url(task.site), concurrency=2, max_retries=2,
+                              read_timeout=max(timeout, 10.0))
+            client = httpx.AsyncClient(headers={"User-Agent": DEFAULT_USER_AGENT}, follow_redirects=True,
+                                       timeout=httpx.Timeout(timeout))
+            loop.run(fetcher.__aenter__(), job)
+            try:
+                try:
+                    links = loop.run(find_hosters(fetcher, ref, self.runtime.catalog, self.settings.hosts), job)
+                except ResolveError as exc:
+                    return self._fail(job, exc.reason)
+                failures: list[str] = []
+                attempt = task.attempts
+                for link in links:
+                    try:
+                        direct = loop.run(direct_link(fetcher, client, link, timeout), job)
+                    except HostError as exc:
+                        log.warning("%s: %s failed: %s", task.name, link.host, exc.reason)
+                        failures.append(f"{link.host}: {exc.reason}")
+                        continue
+                    attempt += 1
+                    self._record([TaskStarted(hash=task.hash, host=link.host, attempt=attempt)])
+                    self.live[task.hash] = Live(host=link.host)
+                    try:
+                        result = self._fetch_media(job, direct)
+                    except DownloadFailed as exc:
+                        log.warning("%s: download from %s failed: %s", task.name, link.host, exc.reason)
+                        failures.append(f"{link.host}: download failed ({exc.reason})")
+                        continue
+                    return self._complete(job, result, started)
+                reason = f"all {len(links)} hoster(s) failed for {task.language}: " + "; ".join(failures)
+                return self._fail(job, reason)
+            finally:
+                with contextlib.suppress(Exception):
+                    loop.run_plain(client.aclose())
+                    loop.run_plain(fetcher.aclose())
+
+    def _fail(self, job: Job, reason: str) -> int:
+        if job.cancel.is_set():
+            raise Cancelled()
+        log.error("download of %s failed: %s", job.task.name, reason)
+        return self._record([TaskFailed(hash=job.task.hash, reason=reason)])
+
+    def _fetch_media(self, job: Job, link: DirectLink) -> DownloadResult:
+        task = job.task
+        staging = task_cmds.staging_dir(self.runtime, task.hash)
+        shutil.rmtree(staging, ignore_errors=True)
+        last_event = [time.monotonic()]
+
+        def progress(downloaded: int, total: int | None, speed: float) -> None:
+            live = self.live.setdefault(task.hash, Live())
+            live.downloaded, live.speed, live.updated = downloaded, speed, time.monotonic()
+            if total:
+                live.total = total
+            now = time.monotonic()
+            if now - last_event[0] >= PROGRESS_INTERVAL:
+                last_event[0] = now
+                fut = self.runtime.journal.submit([TaskProgress(hash=task.hash, downloaded=downloaded,
+                                                                total=live.total, speed=speed)])
+                fut.add_done_callback(_log_failure)
+
+        try:
+            return download(link, staging, "video", progress=progress, cancel=job.cancel,
+                            timeout=max(DOWNLOAD_SOCKET_TIMEOUT, self.settings.provider_direct_link_timeout_seconds))
+        except DownloadCancelled:
+            raise Cancelled() from None
+
+    def _complete(self, job: Job, result: DownloadResult, started: float) -> int:
+        task = job.task
+        if job.cancel.is_set():
+            raise Cancelled()
+        root = task_cmds.local_root(self.runtime)
+        name = release_name(self.runtime, task, result.height)
+        parts = [task.category, name] if task.category else [name]
+        folder = safe_join(root, *parts)
+        folder.mkdir(parents=True, exist_ok=True)
+        final = safe_join(folder, f"{name}{result.path.suffix}")
+        atomic_finalize(result.path, final)
+        relative = str(final.relative_to(root))
+        position = self._record([TaskCompleted(hash=task.hash, path=relative, size=result.size,
+                                               quality=result.quality_label, completed_on=time.time())])
+        log.info("downloaded %s (%d bytes, %s) in %.1f s -> %s", task.name, result.size, result.quality_label,
+                 time.monotonic() - started, relative)
+        if job.cancel.is_set() and job.delete_files:  # deleted while we were publishing the file
+            shutil.rmtree(folder, ignore_errors=True)
+        return position
+
+
+def release_name(runtime: Runtime, task: task_cmds.TaskRow, height: int | None) -> str:
+    """The release name Sonarr grabbed (the magnet's dn) with the real quality, else one built anew."""
+    if _QUALITY.search(task.name) and task.name.rsplit("-", 1)[-1] in ("ANIWORLD", "STO", "MEGAKINO"):
+        return _QUALITY.sub(quality_tag(height), task.name, count=1)
+    title = task.slug.replace("-", " ")
+    is_movie, year = False, None
+    with contextlib.suppress(Exception):
+        hit = runtime.catalog.title(task.site, task.slug)
+        if hit is not None:
+            title, is_movie, year = hit.display_title, hit.media_type == "movie", hit.canon_year
+    return release_title(title, task.season, task.episode, task.language, task.site, height=height,
+                         movie_year=year, is_movie=is_movie)
+
+
+def _log_failure(fut: Future[list[int]]) -> None:
+    exc = fut.exception()
+    if exc is not None:
+        log.warning("could not record download progress: %s", exc)
+
+
+class _Loop:
+    """An event loop owned by one job thread; ``run`` gives up when the job is cancelled."""
+
+    def __enter__(self) -> _Loop:
+        self.loop = asyncio.new_event_loop()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.close()
+
+    def run_plain(self, coro: Awaitable[T]) -> T:
+        return self.loop.run_until_complete(coro)
+
+    def run(self, coro: Awaitable[T], job: Job) -> T:
+        async def watched() -> T:
+            task = asyncio.ensure_future(coro)
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=0.2)
+                if done:
+                    return task.result()
+                if job.cancel.is_set():
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
+                    raise Cancelled()
+
+        if job.cancel.is_set():
+            if asyncio.iscoroutine(coro):
+                coro.close()
+            raise Cancelled()
+        return self.loop.run_until_complete(watched())
+
+
+__all__ = ["DownloadWorker", "Live", "release_name"]
