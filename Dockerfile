@@ -1,10 +1,8 @@
-# AniBridge: Torznab indexer + qBittorrent-compatible download client for Sonarr/Radarr/Prowlarr.
-# Build:  docker build -t anibridge .
-# Run:    docker run -p 8000:8000 -v ./data:/data anibridge
+# AniBridge: Torznab indexer + qBittorrent-compatible download client for Sonarr, Radarr and Prowlarr.
+#   docker build -t anibridge .
+#   docker run -p 8000:8000 -v "$PWD/data:/data" anibridge
+# Settings are environment variables (see docker-compose.yml and README).
 FROM python:3.11-slim
-
-ARG ANIBRIDGE_UID=1000
-ARG ANIBRIDGE_GID=1000
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -14,35 +12,37 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     ANIBRIDGE_HOST=0.0.0.0 \
     ANIBRIDGE_PORT=8000
 
-# ffmpeg: yt-dlp merges and remuxes HLS/DASH streams with it.
+# ffmpeg: yt-dlp merges and remuxes HLS/DASH streams with it. Debian's security updates move the
+# exact version, so it is not pinned (a pinned version disappears from the archive).
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ffmpeg \
     && rm -rf /var/lib/apt/lists/*
 
-RUN groupadd --gid "${ANIBRIDGE_GID}" anibridge \
-    && useradd --uid "${ANIBRIDGE_UID}" --gid "${ANIBRIDGE_GID}" --home-dir /app --no-create-home \
-       --shell /usr/sbin/nologin anibridge
+RUN groupadd --gid 1000 anibridge \
+    && useradd --uid 1000 --gid 1000 --home-dir /app --no-create-home --shell /usr/sbin/nologin anibridge
 
 WORKDIR /app
 
-# Dependencies first (cached while only the code changes); an editable install on purpose:
-# schema/ is read from the project directory at run time.
+# Editable install on purpose: schema/ is read from the project directory at run time.
 COPY pyproject.toml README.md ./
 COPY anibridge ./anibridge
 COPY schema ./schema
-COPY docker/entrypoint.sh /usr/local/bin/anibridge-entrypoint
+COPY docker ./docker
 RUN pip install --no-cache-dir -e . \
-    && chmod 0755 /usr/local/bin/anibridge-entrypoint \
+    && chmod 0755 /app/docker/entrypoint.sh \
     && mkdir -p /data/downloads \
-    && chown -R anibridge:anibridge /data
+    && chown -R 1000:1000 /data
 
 VOLUME ["/data"]
 EXPOSE 8000
 
-USER anibridge
+# Non-root (anibridge, uid 1000). To run as another uid, set `user:` in compose, or start as
+# root with PUID/PGID and the entrypoint drops to them.
+USER 1000:1000
 
-HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('ANIBRIDGE_PORT', '8000'), timeout=4)" || exit 1
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request as u; u.urlopen('http://127.0.0.1:%s/health' % os.environ.get('ANIBRIDGE_PORT', '8000'), timeout=4)"]
 
-ENTRYPOINT ["/usr/local/bin/anibridge-entrypoint"]
+ENTRYPOINT ["/app/docker/entrypoint.sh"]
 CMD ["serve"]

@@ -57,9 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     world.add_argument("--seed", type=int, default=1)
     world.add_argument("--day", type=int, default=0)
 
-    demo = sub.add_parser("demo", help="start the local provider world and AniBridge pointed at it")
+    demo = sub.add_parser("demo", help="start the local provider world and AniBridge pointed at it"
+                          " (data in ./data/demo unless DATA_DIR is set)")
     demo.add_argument("--titles", type=int, default=200)
-    demo.add_argument("--world-port", type=int, default=8081)
     return parser
 
 

@@ -110,3 +110,76 @@ def crawl(args: argparse.Namespace, settings: Settings) -> int:
         projector.stop()
         journal.close()
     return 0 if ok else 1
+
+
+@command("pin")
+def pin(args: argparse.Namespace, settings: Settings) -> int:
+    """Pin a title to a TVDB id (or remove the pin with 'none'); the next canonical run applies it."""
+    from .config import SITE_ALIASES
+    from .events.types import CanonicalOverrideSet
+    from .projections.projector import live_file
+    from .projections.queries import CatalogQueries
+    from .projections.reader import ProjectionReader
+
+    site = SITE_ALIASES.get(args.site.lower())
+    if site is None:
+        print(f"anibridge: unknown site {args.site!r} (known: aniworld.to, s.to, megakino)", file=sys.stderr)
+        return 2
+    raw = args.tvdb_id.strip().lower()
+    tvdb_id: int | None = None
+    if raw != "none":
+        if not raw.isdigit() or not 1 <= int(raw) <= 100_000_000:
+            print(f"anibridge: TVDB id must be a positive number or 'none', not {args.tvdb_id!r}", file=sys.stderr)
+            return 2
+        tvdb_id = int(raw)
+    if live_file(settings.catalog_path).exists():
+        hit = CatalogQueries(ProjectionReader(settings.catalog_path)).title(site, args.slug)
+        if hit is None:
+            print(f"anibridge: no title {args.slug!r} on {site} in the catalogue", file=sys.stderr)
+            return 1
+        before = f" (was {'pinned to' if hit.pinned else 'mapped to'} TVDB {hit.tvdb_id})" if hit.tvdb_id else ""
+    else:
+        before = " (no catalogue yet; the pin applies once the title is indexed)"
+    journal = open_journal(settings)
+    try:
+        pos = journal.append_one(CanonicalOverrideSet(site=site, slug=args.slug, tvdb_id=tvdb_id))
+    finally:
+        journal.close()
+    what = f"pinned {site}/{args.slug} to TVDB {tvdb_id}" if tvdb_id else f"removed the pin of {site}/{args.slug}"
+    print(f"{what}{before}; journal position {pos}. The next canonical crawl applies it"
+          f" (anibridge crawl --site {site} --stage canonical).")
+    return 0
+
+
+@command("devworld")
+def devworld(args: argparse.Namespace, settings: Settings) -> int:
+    from .devworld.__main__ import main as world_main
+
+    world_main(["--port", str(args.port), "--titles", str(args.titles), "--seed", str(args.seed),
+                "--day", str(args.day)])
+    return 0
+
+
+@command("demo")
+def demo(args: argparse.Namespace, settings: Settings) -> int:
+    """The local provider world in the background, AniBridge in front, pointed at it."""
+    import uvicorn
+
+    from .config import load_settings
+    from .devworld.testing import running_world
+    from .http.app import create_app
+    from .runtime import Runtime
+    from .testing import world_env
+
+    with running_world(seed=1, titles=args.titles) as world:
+        import os
+
+        env = {"DATA_DIR": "./data/demo"} | dict(os.environ) | world_env(world)
+        demo_settings = load_settings(env)
+        print(f"demo: provider world with {args.titles} titles per site at {world.base}")
+        print(f"demo: AniBridge at http://127.0.0.1:{demo_settings.anibridge_port}/ (status page),"
+              f" Torznab at /torznab/api, qBittorrent API at /api/v2; data in {demo_settings.data_dir}")
+        runtime = Runtime(demo_settings, crawl=True)
+        uvicorn.run(create_app(runtime), host="127.0.0.1", port=demo_settings.anibridge_port,
+                    log_level=demo_settings.log_level.lower(), access_log=False)
+    return 0

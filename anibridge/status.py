@@ -7,6 +7,7 @@ running server is neither blocked nor disturbed). Output is a rich table on a te
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -222,8 +223,12 @@ def print_status(settings: Settings, out: TextIO | None = None) -> int:
     """Print the status report; exit code 0 (a missing journal is reported, not an error)."""
     out = out or sys.stdout
     report = collect_status(settings)
-    if out.isatty():
-        print_rich(report, out)
-    else:
-        print_plain(report, out)
+    try:
+        if out.isatty():
+            print_rich(report, out)
+        else:
+            print_plain(report, out)
+        out.flush()
+    except BrokenPipeError:  # `anibridge status | head`: the reader left, which is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0

@@ -269,7 +269,7 @@ async def _series(site: str, item: _Todo, sky: SkyHookClient) -> _Outcome:
             continue
         shows[show.tvdb_id] = show
         matching.add_episodes(cand, provider, show)
-    decision = matching.decide([c for c in candidates if c.episodes is not None or c.show.tvdb_id not in shows])
+    decision = matching.decide(candidates)
     if decision.status != "matched" or decision.best is None:
         ev = SeriesUnmatched(site=site, slug=item.slug, status=decision.status, reason=decision.reason,
                              candidates=decision.candidates, details_hash=item.details_hash)
