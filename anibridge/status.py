@@ -206,13 +206,14 @@ def print_rich(report: dict[str, Any], out: TextIO) -> None:
     console.print(proj)
     colors = {"ready": "green", "running": "blue", "failed": "red", "pending": "grey50"}
     stages = Table(title="catalogue")
-    for col in ("site", "stage", "state", "done/total", "failed", "last success", "took", "last error"):
+    for col in ("site", "stage", "state", "done/total", "failed", "last success (UTC)", "took", "last error"):
         stages.add_column(col, overflow="fold")
     for site, s in report["sites"].items():
-        label = f"{site}\n{s['titles']} titles, {s['episodes']} episodes"
+        label = f"{site}\n{s['titles']} titles\n{s['episodes']} episodes"
         for i, stage in enumerate(STAGES):
             cells = _stage_cells(s["stages"][stage])
             cells[0] = f"[{colors.get(cells[0], 'white')}]{cells[0]}[/]"
+            cells[3] = cells[3].replace("T", " ")[:16]  # 2026-01-31 12:00 (UTC)
             stages.add_row(label if i == 0 else "", stage, *cells)
     console.print(stages)
     tasks = report["tasks"]

@@ -109,6 +109,9 @@ async def run_canonical(runner: StageRunner, site: str, progress: ProgressFn | N
     settings = runner.settings
     async with SkyHookClient(settings.skyhook_base_url, settings.cache_dir / "skyhook",
                              concurrency=settings.crawl_concurrency) as sky:
+        pruned = await sky.prune_cache()
+        if pruned:
+            log.info("%s: dropped %d expired SkyHook cache entries", site, pruned)
         await _pipeline(runner, site, sky, now, total, counts, progress)
         fetch = sky.counters()
     duration = time.monotonic() - started
@@ -259,8 +262,8 @@ async def _pinned(site: str, item: _Todo, sky: SkyHookClient) -> _Outcome:
 async def _series(site: str, item: _Todo, sky: SkyHookClient) -> _Outcome:
     provider = item.title
     terms = matching.search_terms(provider.names)
-    found = await asyncio.gather(*(sky.search(t) for t in terms))
-    candidates = matching.rank(provider, (s for shows in found for s in shows))
+    found = [show for term in terms for show in await sky.search(term)]  # one at a time: gentle on SkyHook
+    candidates = matching.rank(provider, found)
     shows: dict[int, Show] = {}
     for cand in matching.worth_fetching(candidates):
         show = await sky.show(cand.show.tvdb_id)

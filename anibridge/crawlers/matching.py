@@ -24,6 +24,7 @@ from .skyhook import Show, ShowEpisode, ShowSummary
 W_NAME, W_YEAR, W_EPISODES = 0.5, 0.3, 0.2
 MATCH_THRESHOLD = 0.75
 TIE_MARGIN = 0.08
+CONTRADICTION_CAP = 0.7
 MIN_NAME_SCORE = 0.6  # below this a name is only a resemblance, never enough for a match
 _YEAR_SUFFIX = re.compile(r"\s*\((19\d\d|20\d\d)\)\s*$")
 
@@ -62,7 +63,10 @@ class Candidate:
     @property
     def confidence(self) -> float:
         eps = 1.0 if self.episodes is None else self.episodes
-        return round(W_NAME * self.name + W_YEAR * self.year + W_EPISODES * eps, 4)
+        score = W_NAME * self.name + W_YEAR * self.year + W_EPISODES * eps
+        if self.episodes is not None and self.episodes <= 0.0:
+            score = min(score, CONTRADICTION_CAP)  # far more provider episodes than TVDB has: another show
+        return round(score, 4)
 
     def explain(self) -> str:
         parts = [self.name_why, self.year_why]
@@ -120,20 +124,22 @@ def score_name(provider: ProviderTitle, show: ShowSummary) -> tuple[float, str]:
     bare_title, qualifier = split_year(show.title)
     bare = normalize(bare_title)
     alternates = {normalize(a): a for a in show.alternate_titles}
+    found: list[tuple[float, str]] = []
     if primary == tvdb_title:
-        return 1.0, f"title {pnames[0][0]!r} equals the TVDB title"
+        found.append((1.0, f"title {pnames[0][0]!r} equals the TVDB title"))
     for raw, norm in pnames[1:]:
         if norm == tvdb_title:
-            return 0.95, f"alternative title {raw!r} equals the TVDB title {show.title!r}"
-    if qualifier is not None:
-        for raw, norm in pnames:
-            if norm == bare:
-                if provider.year == qualifier:
-                    return 0.95, f"{raw!r} equals the TVDB title {show.title!r} and the year in it matches"
-                return 0.8, f"{raw!r} equals the TVDB title {show.title!r} apart from its year"
+            found.append((0.95, f"alternative title {raw!r} equals the TVDB title {show.title!r}"))
     for raw, norm in pnames:
+        if qualifier is not None and norm == bare:
+            if provider.year == qualifier:
+                found.append((0.95, f"{raw!r} equals the TVDB title {show.title!r} and the year in it matches"))
+            else:
+                found.append((0.8, f"{raw!r} equals the TVDB title {show.title!r} apart from its year"))
         if norm in alternates:
-            return 0.9, f"{raw!r} equals TVDB alternate title {alternates[norm]!r} of {show.title!r}"
+            found.append((0.9, f"{raw!r} equals TVDB alternate title {alternates[norm]!r} of {show.title!r}"))
+    if found:
+        return max(found, key=lambda f: f[0])
     best, why = 0.0, ""
     for raw, norm in pnames:
         for other in (tvdb_title, *alternates):
@@ -157,7 +163,16 @@ def score_year(provider_year: int | None, show: ShowSummary) -> tuple[float, str
     return 0.0, f"year {provider_year} vs TVDB {year} ({diff} years apart)"
 
 
+def _season_sizes(pairs: Iterable[tuple[int, int]]) -> dict[int, int]:
+    sizes: dict[int, int] = {}
+    for season, _ in pairs:
+        if season > 0:
+            sizes[season] = sizes.get(season, 0) + 1
+    return sizes
+
+
 def score_episodes(provider: ProviderTitle, show: Show) -> tuple[float, str]:
+    """How well the provider's season layout fits the show's (TVDB also lists unaired episodes)."""
     have, tvdb = provider.regular_count, len(show.regular())
     if have == 0:
         return 0.5, "provider lists no regular episodes"
@@ -165,11 +180,17 @@ def score_episodes(provider: ProviderTitle, show: Show) -> tuple[float, str]:
         return 0.3, "TVDB lists no regular episodes"
     if have == tvdb:
         return 1.0, f"{have} episodes on both sides"
-    if have < tvdb:
-        score = 0.8 if have * 2 >= tvdb else 0.5
-        return score, f"provider has {have} of TVDB's {tvdb} episodes"
-    score = 0.3 if have <= tvdb * 1.1 else 0.0
-    return score, f"provider has {have} episodes, more than TVDB's {tvdb}"
+    if have > tvdb:
+        return (0.3 if have <= tvdb * 1.1 else 0.0), f"provider has {have} episodes, more than TVDB's {tvdb}"
+    mine = _season_sizes((e.season, e.episode) for e in provider.episodes)
+    theirs = _season_sizes((e.season, e.episode) for e in show.regular())
+    last = max(mine)
+    if all(theirs.get(s, 0) == n for s, n in mine.items() if s != last) and mine[last] <= theirs.get(last, 0) \
+            and max(theirs) == last:
+        return 0.9, f"seasons line up; provider has {have} of TVDB's {tvdb} episodes (latest season still airing)"
+    if tvdb - have < theirs[max(theirs)]:
+        return 0.8, f"provider has {have} of TVDB's {tvdb} episodes, only the newest missing"
+    return 0.3, f"provider has {have} of TVDB's {tvdb} episodes; whole seasons missing"
 
 
 def rank(provider: ProviderTitle, shows: Iterable[ShowSummary]) -> list[Candidate]:
@@ -269,16 +290,20 @@ def _map_specials(provider: list[ProviderEpisode], tvdb: list[ShowEpisode]) -> t
     out: list[EntryTuple] = []
     by_title = by_number = 0
     rest: list[ProviderEpisode] = []
+    numbers = {t.episode: t for t in tvdb}
     for p in sorted(provider, key=lambda e: e.episode):
-        hit = next((t for t in tvdb if t.episode not in used
-                    and (_same_title(p.title, t.title) or _same_title(p.alt_title, t.title))), None)
-        if hit is None:
+        same = [t for t in tvdb if _same_title(p.title, t.title) or _same_title(p.alt_title, t.title)]
+        same_number = numbers.get(p.episode)
+        if same_number in same and same_number is not None:
+            hit: ShowEpisode | None = same_number
+        else:
+            hit = same[0] if len(same) == 1 else None  # a title shared by several specials proves nothing
+        if hit is None or hit.episode in used:
             rest.append(p)
             continue
         used.add(hit.episode)
         out.append((0, p.episode, 0, hit.episode, hit.absolute))
         by_title += 1
-    numbers = {t.episode: t for t in tvdb}
     for p in rest:
         hit = numbers.get(p.episode)
         if hit is not None and hit.episode not in used:

@@ -10,6 +10,7 @@ every title with backoff.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import time
@@ -23,7 +24,8 @@ import orjson
 
 from .fetch import Fetcher, FetchError, NotFound
 
-CACHE_TTL_S = 7 * 24 * 3600.0
+CACHE_TTL_S = 7 * 24 * 3600.0  # searches: which shows exist under a name changes slowly
+SHOW_TTL_S = 24 * 3600.0  # a show's episode list grows while it airs
 BREAKER_FAILURES = 3  # consecutive failed requests that open the breaker
 BREAKER_COOLDOWN_S = 60.0
 
@@ -124,10 +126,10 @@ class DiskCache:
         digest = hashlib.sha256(key.encode()).hexdigest()
         return self.root / digest[:2] / f"{digest}.json"
 
-    def get(self, key: str) -> bytes | None:
+    def get(self, key: str, ttl: float | None = None) -> bytes | None:
         path = self._path(key)
         try:
-            if time.time() - path.stat().st_mtime > self.ttl:
+            if time.time() - path.stat().st_mtime > min(self.ttl, self.ttl if ttl is None else ttl):
                 self.misses += 1
                 return None
             data = path.read_bytes()
@@ -146,6 +148,24 @@ class DiskCache:
             os.replace(tmp, path)
         except OSError:
             pass  # a cache that cannot be written only costs a request next time
+
+    def prune(self) -> int:
+        """Delete entries older than the TTL (and stray temp files); returns how many went."""
+        removed = 0
+        cutoff = time.time() - self.ttl
+        if not self.root.is_dir():
+            return 0
+        for sub in self.root.iterdir():
+            if not sub.is_dir():
+                continue
+            for path in sub.iterdir():
+                try:
+                    if path.suffix == ".tmp" or path.stat().st_mtime < cutoff:
+                        path.unlink()
+                        removed += 1
+                except OSError:
+                    continue
+        return removed
 
 
 class SkyHookClient:
@@ -183,12 +203,15 @@ class SkyHookClient:
 
     async def show(self, tvdb_id: int) -> Show | None:
         """The show with its episodes; None when SkyHook does not know the id."""
-        data = await self._get_json(f"/v1/tvdb/shows/en/{int(tvdb_id)}")
+        data = await self._get_json(f"/v1/tvdb/shows/en/{int(tvdb_id)}", SHOW_TTL_S)
         return parse_show(data) if isinstance(data, dict) else None
 
-    async def _get_json(self, path: str) -> Any:
+    async def prune_cache(self) -> int:
+        return 0 if self.cache is None else await asyncio.to_thread(self.cache.prune)
+
+    async def _get_json(self, path: str, ttl: float | None = None) -> Any:
         url = self.fetcher.url_for(path)
-        if self.cache is not None and (cached := self.cache.get(url)) is not None:
+        if self.cache is not None and (cached := self.cache.get(url, ttl)) is not None:
             return orjson.loads(cached)
         if time.monotonic() < self._open_until:
             raise SkyHookUnavailable(f"SkyHook unavailable ({self._last_reason}); not asking again for a while")

@@ -35,7 +35,7 @@ from ..projections.projector import Projector
 from ..projections.queries import CatalogQueries
 from .fetch import Fetcher, FetchError
 from .parsers.common import ParseError, content_hash
-from .sites import ADAPTERS, DetailsError
+from .sites import ADAPTERS, DetailsError, SiteAdapter
 
 log = logging.getLogger("anibridge.crawl")
 
@@ -43,6 +43,9 @@ APPEND_BATCH = 500
 PROGRESS_EVERY_TITLES = 200
 PROGRESS_EVERY_SECONDS = 5.0
 DETAILS_RETRY_AFTER_S = 3600.0
+# A title's pages (series page + every season page, retries included) must be read within this time.
+# Per-read timeouts do not catch a server that trickles a byte now and then; this does.
+TITLE_TIMEOUT_S = 900.0
 MIN_TITLES_FOR_ABORT = 20
 # A title list that shrank below this share of the live one is treated as a broken page, not as
 # thousands of removals.
@@ -71,8 +74,10 @@ class CrawlAborted(Exception):
 
 class StageRunner:
     def __init__(self, settings: Settings, journal: Journal, projector: Projector, queries: CatalogQueries,
-                 *, fetcher_factory: Callable[[str], Fetcher] | None = None) -> None:
+                 *, fetcher_factory: Callable[[str], Fetcher] | None = None,
+                 title_timeout: float = TITLE_TIMEOUT_S) -> None:
         self.settings = settings
+        self.title_timeout = title_timeout
         self.journal = journal
         self.projector = projector
         self.queries = queries
@@ -106,7 +111,7 @@ class StageRunner:
             await self._append([TitlesGenerationStarted(site=site, generation=gen, url=url)])
             log.info("%s: title list crawl started (generation %d) from %s", site, gen, url)
             try:
-                result = await self._titles(site, gen, fetcher, adapter.list_path, url, progress)
+                result = await self._titles(site, gen, fetcher, adapter.list_path, url, progress, started)
             except (FetchError, ParseError, CrawlAborted) as exc:
                 reason = str(exc)
                 await self._append([TitlesGenerationFailed(site=site, generation=gen, reason=reason)])
@@ -119,7 +124,7 @@ class StageRunner:
         return result
 
     async def _titles(self, site: str, gen: int, fetcher: Fetcher, list_path: str, url: str,
-                      progress: ProgressFn | None) -> StageResult:
+                      progress: ProgressFn | None, started: float) -> StageResult:
         page = await fetcher.get(list_path)
         parser = ADAPTERS[site].parse_list
         seen: set[str] = set()
@@ -162,7 +167,8 @@ class StageRunner:
                     removed += 1
             after = rows[-1][0]
         batch.append(TitlesGenerationCompleted(site=site, generation=gen, total=len(seen), added=added,
-                                               changed=changed, removed=removed, duration_s=0.0))
+                                               changed=changed, removed=removed,
+                                               duration_s=round(time.monotonic() - started, 3)))
         await self._append(batch)
         if progress:
             progress(site, len(seen), len(seen), "titles")
@@ -183,18 +189,20 @@ class StageRunner:
             cursor = status.get("cursor") or ""
             since = float(status.get("started_at") or 0)
             done, failed, unchanged = int(status["done"]), int(status["failed"]), int(status["unchanged"])
+            changed = int(status.get("changed") or 0)
             log.info("%s: resuming details crawl (run %d) after %r: %d done, %d failed", site, run, cursor,
                      done, failed)
         else:
             run = int(status.get("run") or 0) + 1
-            cursor, since, done, failed, unchanged = "", time.time(), 0, 0, 0
+            cursor, since, done, failed, unchanged, changed = "", time.time(), 0, 0, 0, 0
             await self._append([DetailsRunStarted(site=site, run=run, total=total)])
             log.info("%s: details crawl started (run %d) for %d titles", site, run, total)
-        state = _DetailsState(run=run, cursor=cursor, done=done, failed=failed, unchanged=unchanged)
+        state = _DetailsState(run=run, cursor=cursor, done=done, failed=failed, unchanged=unchanged,
+                              changed=changed)
         started = time.monotonic()
         async with self._fetcher_factory(site) as fetcher:
             try:
-                await self._details(site, adapter, fetcher, state, since, total, progress)
+                await self._details(site, adapter, fetcher, state, since, resume, total, progress)
             except CrawlAborted as exc:
                 await self._append([DetailsRunAborted(site=site, run=run, reason=str(exc))])
                 log.error("%s: details crawl aborted: %s", site, exc)
@@ -210,8 +218,8 @@ class StageRunner:
         return StageResult(site, "details", True, state.done, state.failed, state.changed, state.unchanged,
                            duration_s=duration, fetch=counters)
 
-    async def _details(self, site: str, adapter, fetcher: Fetcher, state: _DetailsState, since: float,
-                       total: int, progress: ProgressFn | None) -> None:
+    async def _details(self, site: str, adapter: SiteAdapter, fetcher: Fetcher, state: _DetailsState,
+                       since: float, resume: bool, total: int, progress: ProgressFn | None) -> None:
         workers = max(1, fetcher.concurrency)
         todo: asyncio.Queue[tuple[int, str, str, str, str] | None] = asyncio.Queue(maxsize=workers * 4)
         results: asyncio.Queue[tuple[int, str, Event | None, bool]] = asyncio.Queue(maxsize=workers * 4)
@@ -221,18 +229,26 @@ class StageRunner:
             seq = 0
             after = state.cursor
             conn = self.queries.conn()
-            while rows := self.queries.titles_page(site, after, 500,
-                                                   columns="slug, path, media_type, details_hash, details_at"):
-                for slug, path, media_type, details_hash, details_at in rows:
-                    if details_at is not None and details_at >= since and state.cursor:
-                        continue  # recorded by this run before an interruption
-                    fail = conn.execute("SELECT retry_at, failed_at FROM details_failures WHERE site = ? AND"
-                                        " slug = ?", (site, slug)).fetchone()
-                    if fail is not None and (fail[0] > now or (state.cursor and fail[1] >= since)):
-                        continue
-                    await todo.put((seq, slug, path, media_type, details_hash))
-                    seq += 1
-                after = rows[-1][0]
+            try:
+                # one query per page of titles (failures joined in), not one SELECT per title
+                while rows := conn.execute(
+                        "SELECT t.slug, t.path, t.media_type, t.details_hash, t.details_at, f.retry_at, f.failed_at"
+                        " FROM titles t LEFT JOIN details_failures f ON f.site = t.site AND f.slug = t.slug"
+                        " WHERE t.site = ? AND t.slug > ? ORDER BY t.slug LIMIT 500", (site, after)).fetchall():
+                    for slug, path, media_type, details_hash, details_at, retry_at, failed_at in rows:
+                        if resume and details_at is not None and details_at >= since:
+                            continue  # recorded by this run before an interruption
+                        if retry_at is not None and (retry_at > now or (resume and failed_at >= since)):
+                            continue  # failed recently (or already in this run): retried later
+                        await todo.put((seq, slug, path, media_type, details_hash))
+                        seq += 1
+                    after = rows[-1][0]
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                for _ in range(workers):  # let the workers finish what they hold, then fail the run
+                    await todo.put(None)
+                raise
             for _ in range(workers):
                 await todo.put(None)
 
@@ -240,11 +256,14 @@ class StageRunner:
             while (item := await todo.get()) is not None:
                 seq, slug, path, media_type, old_hash = item
                 try:
-                    d = await adapter.details(fetcher, slug, path, media_type)
-                except (DetailsError, FetchError) as exc:
-                    url = getattr(exc, "url", fetcher.url_for(path))
-                    reason = getattr(exc, "reason", str(exc))
-                    log.warning("%s: could not read %s (%s): %s", site, slug, url, reason)
+                    d = await asyncio.wait_for(adapter.details(fetcher, slug, path, media_type),
+                                               self.title_timeout)
+                except Exception as exc:  # CancelledError is not an Exception: cancelling still works
+                    url, reason = _failure(exc, fetcher.url_for(path), self.title_timeout)
+                    if isinstance(exc, DetailsError | FetchError | TimeoutError):
+                        log.warning("%s: could not read %s (%s): %s", site, slug, url, reason)
+                    else:  # a bug or an unforeseen error must cost one title, not hang the whole run
+                        log.exception("%s: unexpected error reading %s (%s)", site, slug, url)
                     ev: Event = TitleDetailsFailed(site=site, run=state.run, slug=slug, url=url, reason=reason,
                                                    retry_at=time.time() + DETAILS_RETRY_AFTER_S)
                     await results.put((seq, slug, ev, True))
@@ -311,16 +330,29 @@ class StageRunner:
         consumer = asyncio.create_task(consume(workers))
 
         async def close_results() -> None:
-            await asyncio.gather(producer, *worker_tasks)
-            await results.put(None)  # type: ignore[arg-type]
+            try:
+                await asyncio.gather(producer, *worker_tasks, return_exceptions=True)
+            finally:
+                await results.put(None)  # type: ignore[arg-type]
 
         closer = asyncio.create_task(close_results())
         try:
             await consumer
+            if producer.done() and not producer.cancelled() and producer.exception() is not None:
+                raise CrawlAborted(f"could not list the titles to read: {producer.exception()}")
         finally:
             for t in (producer, *worker_tasks, closer):
                 t.cancel()
             await asyncio.gather(producer, *worker_tasks, closer, return_exceptions=True)
+
+
+def _failure(exc: BaseException, default_url: str, timeout: float) -> tuple[str, str]:
+    """(url, reason) of a title that could not be read, in plain words."""
+    if isinstance(exc, DetailsError | FetchError):
+        return exc.url, exc.reason
+    if isinstance(exc, TimeoutError):
+        return default_url, f"title pages not read within {timeout:g} s (server too slow or trickling)"
+    return default_url, f"unexpected error: {type(exc).__name__}: {exc}"
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import time
 
 import uvicorn
 
@@ -27,6 +28,9 @@ def main(argv: list[str] | None = None) -> None:
                     day=args.day, episodes_per_title=args.episodes_per_title, sizes=sizes)
     base = f"http://{args.host}:{args.port}"
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    started = time.perf_counter()
+    app.world.warm()
+    logging.getLogger("anibridge.devworld").info("devworld: world ready in %.1f s", time.perf_counter() - started)
     logging.getLogger("anibridge.devworld").info(
         "devworld: ANIWORLD_BASE_URL=%s/aniworld STO_BASE_URL=%s/sto MEGAKINO_BASE_URL=%s/megakino "
         "SKYHOOK_BASE_URL=%s/skyhook (hosts %s/hosts, control %s/_world)", base, base, base, base, base, base)

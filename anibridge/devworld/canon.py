@@ -35,8 +35,6 @@ class Head:
     imdb_id: str | None
     decoy_year: int
     decoy_title: str
-    split: int  # chunk size when a long provider season is several TVDB seasons; 0 = none
-    extra_specials: int
 
 
 def tvdb_id(site: str, uid: int, decoy: bool = False) -> int:
@@ -77,35 +75,47 @@ class Canonical:
         return self._heads[key]
 
     def _make_head(self, site: str, uid: int) -> Head | None:
+        # Kept cheap (the search index needs one per title): the structure is only built when
+        # the year matters, i.e. for near-duplicate titles and ambiguous ones.
         catalogue = self.world.catalogues[site]
         base = catalogue.base(uid)
         if base.kind == "film":
             return None
-        year = self.world.structure(site, uid).year
         r = rng(self.world.seed, site, uid, "canon")
         x = r.random()
         status = "unmatched" if x < 0.10 else "ambiguous" if x < 0.18 else "match"
         title, alternates = self._tvdb_names(base.title, base.alts, base.names, r)
+        imdb_id = f"tt{r.randrange(100000, 9999999):07d}" if r.random() < 0.7 else None
         if base.variant == "same" and base.parent is not None and status == "match":
             parent = self.head(site, base.parent)
             if parent is not None and parent.status != "unmatched":
-                status, title = "ambiguous", f"{title} ({year})"
-        decoy_year = max(1960, min(EPOCH_YEAR, year + r.choice((-1, 1)) * r.randint(3, 15)))
-        if decoy_year == year:
-            decoy_year = year - 5
-        big = max(self.world.structure(site, uid).full[1:], default=0)
+                status, title = "ambiguous", f"{title} ({self.world.structure(site, uid).year})"
+        decoy_year, decoy_title = 0, ""
+        if status == "ambiguous":
+            year = self.world.structure(site, uid).year
+            decoy_year = max(1960, min(EPOCH_YEAR, year + r.choice((-1, 1)) * r.randint(3, 15)))
+            if decoy_year == year:
+                decoy_year = year - 5
+            decoy_title = title if r.random() < 0.5 else f"{title} ({decoy_year})"
         return Head(
             status=status,
             tvdb_id=None if status == "unmatched" else tvdb_id(site, uid),
             decoy_id=tvdb_id(site, uid, decoy=True) if status == "ambiguous" else None,
             title=title,
             alternates=alternates,
-            imdb_id=f"tt{r.randrange(100000, 9999999):07d}" if r.random() < 0.7 else None,
+            imdb_id=imdb_id,
             decoy_year=decoy_year,
-            decoy_title=title if r.random() < 0.5 else f"{title} ({decoy_year})",
-            split=r.choice((12, 13, 24, 25, 26)) if site == "aniworld" and big > 40 and r.random() < 0.6 else 0,
-            extra_specials=r.choice((0, 0, 0, 1, 2)),
+            decoy_title=decoy_title,
         )
+
+    def split(self, info: TitleInfo) -> int:
+        """Chunk size when a long provider season is several TVDB seasons; 0 = none."""
+        r = rng(self.world.seed, info.site, info.uid, "split")
+        big = max(info.structure.full[1:], default=0)
+        return r.choice((12, 13, 24, 25, 26)) if info.site == "aniworld" and big > 40 and r.random() < 0.6 else 0
+
+    def extra_specials(self, info: TitleInfo) -> int:
+        return rng(self.world.seed, info.site, info.uid, "specials").choice((0, 0, 0, 1, 2))
 
     @staticmethod
     def _tvdb_names(display: str, alts: tuple[str, ...], names: Names, r: Any) -> tuple[str, tuple[str, ...]]:
@@ -125,19 +135,20 @@ class Canonical:
     def segments(self, info: TitleInfo, head: Head) -> tuple[dict[int, int], list[Segment]]:
         """TVDB season sizes and how provider seasons map onto them (full, not just aired)."""
         full = info.structure.full
+        split, extra_specials = self.split(info), self.extra_specials(info)
         seasons: dict[int, int] = {}
         segments: list[Segment] = []
         ts = 1
         for ps in range(1, len(full)):
             count = full[ps]
-            chunk = head.split if head.split and count > 40 else count
+            chunk = split if split and count > 40 else count
             for start in range(1, count + 1, chunk):
                 length = min(chunk, count - start + 1)
                 segments.append((ps, start, ts, 1, length))
                 seasons[ts] = length
                 ts += 1
-        if full[0] or head.extra_specials:
-            seasons[0] = full[0] + head.extra_specials
+        if full[0] or extra_specials:
+            seasons[0] = full[0] + extra_specials
             if full[0]:
                 segments.append((0, 1, 0, 1, full[0]))
         return seasons, segments

@@ -12,12 +12,14 @@ _GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
 def rng(*parts: object) -> random.Random:
     """A Random seeded from the joined parts (str seeding hashes with sha512: stable across runs)."""
-    return random.Random("\x1f".join(str(p) for p in parts))
+    return random.Random("\x1f".join(map(str, parts)))
 
 
 def slugify(title: str) -> str:
-    text = unicodedata.normalize("NFKD", title.lower().translate(_GERMAN))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = title.lower().translate(_GERMAN)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return _SLUG_DROP.sub("-", text).strip("-") or "titel"
 
 

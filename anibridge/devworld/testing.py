@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import pytest
 import uvicorn
 
 from anibridge.devworld.app import DevWorldApp, build_app
@@ -86,9 +85,13 @@ def running_world(faults: list[dict[str, Any]] | None = None, **world_kwargs: An
     """Start the world with uvicorn on 127.0.0.1:<free port>; stop it on exit.
 
     ``world_kwargs`` go to ``World`` (seed, titles, day, episodes_per_title, sizes); pass
-    ``world=`` to serve an existing World instance.
+    ``world=`` to serve an existing World instance, ``warm=True`` to build catalogues and the
+    SkyHook index before the first request.
     """
+    warm = bool(world_kwargs.pop("warm", False))
     app = build_app(world_kwargs.pop("world", None), faults, **world_kwargs)
+    if warm:
+        app.world.warm()
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
                             lifespan="off", timeout_graceful_shutdown=1, loop="asyncio", http="h11")
@@ -108,9 +111,15 @@ def running_world(faults: list[dict[str, Any]] | None = None, **world_kwargs: An
         thread.join(timeout=10)
 
 
-@pytest.fixture
-def devworld() -> Iterator[RunningWorld]:
-    """A small world (seed 1, 60 titles per site) served on loopback for one test."""
-    with running_world(seed=1, titles=60) as running:
-        httpx.get(f"{running.base}/_world", timeout=5).raise_for_status()
-        yield running
+try:  # the fixture is for tests; benchmarks import running_world without pytest installed
+    import pytest
+except ImportError:  # pragma: no cover
+    pass
+else:
+
+    @pytest.fixture
+    def devworld() -> Iterator[RunningWorld]:
+        """A small world (seed 1, 60 titles per site) served on loopback for one test."""
+        with running_world(seed=1, titles=60) as running:
+            httpx.get(f"{running.base}/_world", timeout=5).raise_for_status()
+            yield running

@@ -145,6 +145,12 @@ class World:
         stream = next((s for s in episode.streams if s.link_id == link_id), None)
         return None if stream is None else (info, episode, stream)
 
+    def warm(self) -> None:
+        """Build the day's catalogues and SkyHook search index now instead of on first request."""
+        for site in SITES:
+            self.entries(site)
+        self.canonical.search("warm")
+
     # -- ground truth and change log ----------------------------------------------------------
     def truth(self, site: str, slug: str, day: int | None = None) -> dict[str, Any] | None:
         """{tvdb_id, status, episode_map: {(ps, pe): (ts, te, abs)}, ...} or None for unknown slugs."""

@@ -131,11 +131,12 @@ def _language_rank(language: str) -> tuple[int, str]:
     return (known.index(language) if language in known else len(known), language)
 
 
-async def direct_link(fetcher: Fetcher, client: httpx.AsyncClient, link: HosterLink, timeout: float) -> DirectLink:
+async def direct_link(fetcher: Fetcher, client: httpx.AsyncClient, link: HosterLink, timeout: float,
+                      site: str) -> DirectLink:
     """Follow the provider's redirect to the host's embed page and extract the media URL, within ``timeout``."""
     try:
         async with asyncio.timeout(timeout):
-            embed = await embed_url(fetcher, link)
+            embed = await embed_url(fetcher, link, site)
     except TimeoutError:
         raise HostError(link.host, f"redirect did not answer within {timeout:g} s") from None
     except FetchError as exc:
@@ -143,15 +144,17 @@ async def direct_link(fetcher: Fetcher, client: httpx.AsyncClient, link: HosterL
     return await resolve_direct_link(client, embed, link.host, timeout)
 
 
-async def embed_url(fetcher: Fetcher, link: HosterLink) -> str:
-    """The embed page URL: a provider redirect (``/redirect/<id>`` or a play URL) is followed once."""
+async def embed_url(fetcher: Fetcher, link: HosterLink, site: str) -> str:
+    """The embed page URL. Megakino embeds players directly; AniWorld and s.to link a redirect
+    (``/redirect/<id>`` or a play URL) that is followed once."""
     target = link.redirect_path
     if target.startswith("//"):
         target = "https:" + target
-    site_host = urlsplit(fetcher.base_url).netloc
     parts = urlsplit(target)
-    if parts.scheme in ("http", "https") and parts.netloc and parts.netloc != site_host:
-        return target  # already the host's embed page (Megakino iframes)
     if parts.scheme not in ("", "http", "https"):
         raise HostError(link.host, f"unsupported link {target[:60]!r}")
+    if site == "megakino":
+        if not parts.netloc:
+            raise HostError(link.host, f"player link {target[:60]!r} is not an absolute URL")
+        return target
     return await fetcher.follow_redirect_location(target)

@@ -69,6 +69,7 @@ class Job:
     task: task_cmds.TaskRow
     cancel: threading.Event = field(default_factory=threading.Event)
     delete_files: bool = False
+    finishing: bool = False  # its final event is being recorded: the projection may say "completed"
     thread: threading.Thread | None = None
 
 
@@ -123,6 +124,12 @@ class DownloadWorker:
         while not self._stop.is_set():
             try:
                 if first:
+                    # Run nothing before the task table has caught up with the journal: a task completed
+                    # just before a crash must not look queued and be downloaded again.
+                    head = self.runtime.journal.head()
+                    if not self.runtime.task_projector.wait_until(head, timeout=POLL_INTERVAL):
+                        log.info("waiting for the task projection to catch up (position %d)", head)
+                        continue
                     self._clean_staging()
                     first = False
                 self._reconcile()
@@ -136,7 +143,7 @@ class DownloadWorker:
         wanted_hashes = {t.hash for t in wanted}
         with self._lock:
             for task_hash, job in self._jobs.items():
-                if task_hash not in wanted_hashes and not job.cancel.is_set():
+                if task_hash not in wanted_hashes and not job.cancel.is_set() and not job.finishing:
                     log.info("stopping the download of %s (paused or deleted)", job.task.name)
                     job.cancel.set()
             for task in wanted:
@@ -200,17 +207,20 @@ class DownloadWorker:
             try:
                 try:
                     links = loop.run(find_hosters(fetcher, ref, self.runtime.catalog, self.settings.hosts), job)
+                    log.debug("%s: %d hoster link(s) after %.2f s", task.name, len(links), time.monotonic() - started)
                 except ResolveError as exc:
                     return self._fail(job, exc.reason)
                 failures: list[str] = []
                 attempt = task.attempts
                 for link in links:
                     try:
-                        direct = loop.run(direct_link(fetcher, client, link, timeout), job)
+                        direct = loop.run(direct_link(fetcher, client, link, timeout, task.site), job)
                     except HostError as exc:
                         log.warning("%s: %s failed: %s", task.name, link.host, exc.reason)
                         failures.append(f"{link.host}: {exc.reason}")
                         continue
+                    log.debug("%s: %s gave a direct %s link after %.2f s", task.name, link.host, direct.kind,
+                              time.monotonic() - started)
                     attempt += 1
                     self._record([TaskStarted(hash=task.hash, host=link.host, attempt=attempt)])
                     self.live[task.hash] = Live(host=link.host)
@@ -232,6 +242,7 @@ class DownloadWorker:
         if job.cancel.is_set():
             raise Cancelled()
         log.error("download of %s failed: %s", job.task.name, reason)
+        job.finishing = True
         return self._record([TaskFailed(hash=job.task.hash, reason=reason)])
 
     def _fetch_media(self, job: Job, link: DirectLink) -> DownloadResult:
@@ -270,6 +281,7 @@ class DownloadWorker:
         final = safe_join(folder, f"{name}{result.path.suffix}")
         atomic_finalize(result.path, final)
         relative = str(final.relative_to(root))
+        job.finishing = True
         position = self._record([TaskCompleted(hash=task.hash, path=relative, size=result.size,
                                                quality=result.quality_label, completed_on=time.time())])
         log.info("downloaded %s (%d bytes, %s) in %.1f s -> %s", task.name, result.size, result.quality_label,

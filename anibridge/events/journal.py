@@ -104,6 +104,7 @@ class Journal:
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
         self._cond = threading.Condition()
         self._closed = False
+        self._submit_lock = threading.Lock()
         writer = open_connection(self.path)
         with _write_transaction(writer):
             writer.execute(load_sql("journal.sql"))
@@ -123,12 +124,13 @@ class Journal:
             crc = checksum(stream, ev.type_name, ev.version, payload)
             rows.append((stream, ev.type_name, ev.version, payload, crc))
         fut: Future[list[int]] = Future()
-        if self._closed:
-            raise JournalClosed("journal is closed")
         if not rows:
             fut.set_result([])
             return fut
-        self._queue.put(_Pending(rows, fut))
+        with self._submit_lock:  # no batch may slip in behind the stop marker
+            if self._closed:
+                raise JournalClosed("journal is closed")
+            self._queue.put(_Pending(rows, fut))
         return fut
 
     def append(self, events: Sequence[Event], timeout: float | None = None) -> list[int]:
@@ -271,10 +273,11 @@ class Journal:
         return {"head": self.head(), "size_bytes": size, "events_per_type": per_type}
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._queue.put(None)
+        with self._submit_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(None)
         self._thread.join(timeout=30)
         with contextlib.suppress(Exception):
             self._writer.close()

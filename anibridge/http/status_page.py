@@ -64,34 +64,42 @@ def _live(path: str, value: Any, fmt: str = "text", *, dom_id: str = "", cls: st
     return f'<span{attrs} data-k="{_e(path)}" data-fmt="{fmt}">{_e(_fmt(value, fmt))}</span>'
 
 
+def _live_figures(runtime: Runtime) -> dict[str, Any]:
+    """The download worker's in-memory figures ({hash: Live(downloaded, total, speed, host)}), if any."""
+    live = getattr(getattr(runtime, "worker", None), "live", None)
+    try:
+        return dict(live) if live else {}
+    except Exception:  # the page must render whatever the worker does
+        return {}
+
+
 def downloads_snapshot(runtime: Runtime, limit: int = DOWNLOADS_SHOWN) -> list[dict[str, Any]]:
-    """Downloads in progress and queued (indexed by status), with the worker's live figures when it
-    offers them (``live_progress()`` -> {hash: {...}}); without a worker the projection's figures."""
+    """Downloads in progress and queued (read through the status index), overlaid with the worker's
+    live figures (bytes, speed) when it runs; without a worker the projection's coalesced figures."""
     try:
         rows = runtime.tasks_reader.connection().execute(
-            "SELECT hash, name, status, downloaded, total_size, added_on, started_on, host, quality, error"
+            "SELECT hash, name, status, downloaded, total_size, added_on, started_on, host, error"
             " FROM tasks WHERE status IN ('downloading', 'queued')"
             " ORDER BY status = 'queued', added_on, hash LIMIT ?", (limit,)).fetchall()
     except apsw.Error:
         return []
-    live: dict[str, dict[str, Any]] = {}
-    worker = getattr(runtime, "worker", None)
-    source = getattr(worker, "live_progress", None)
-    if callable(source):
-        try:
-            live = dict(source() or {})
-        except Exception:  # the page must render whatever the worker does
-            live = {}
+    live = _live_figures(runtime)
     out = []
-    for h, name, status, downloaded, total, added, started, host, quality, error in rows:
-        rec = {"hash": h, "name": name, "status": status, "downloaded": int(downloaded or 0),
-               "total_size": int(total or 0), "added_on": iso(added), "started_on": iso(started),
-               "host": host, "quality": quality, "error": error, "speed": None, "eta_s": None}
-        extra = live.get(h) or {}
-        for key in ("downloaded", "total_size", "speed", "eta_s"):
-            if extra.get(key) is not None:
-                rec[key] = extra[key]
-        rec["percent"] = round(100.0 * rec["downloaded"] / rec["total_size"], 1) if rec["total_size"] else None
+    for h, name, status, downloaded, total, added, started, host, error in rows:
+        rec: dict[str, Any] = {"hash": h, "name": name, "status": status, "downloaded": int(downloaded or 0),
+                               "total_size": int(total or 0), "added_on": iso(added), "started_on": iso(started),
+                               "host": host, "error": error, "speed": None, "eta_s": None}
+        fig = live.get(h)
+        if fig is not None and status == "downloading":
+            rec["downloaded"] = max(rec["downloaded"], int(getattr(fig, "downloaded", 0) or 0))
+            rec["total_size"] = rec["total_size"] or int(getattr(fig, "total", 0) or 0)
+            rec["speed"] = float(getattr(fig, "speed", 0.0) or 0.0)
+            rec["host"] = rec["host"] or getattr(fig, "host", "")
+            left = rec["total_size"] - rec["downloaded"]
+            if rec["speed"] > 0 and left > 0:
+                rec["eta_s"] = round(left / rec["speed"], 1)
+        total_size = rec["total_size"]
+        rec["percent"] = round(min(100.0, 100.0 * rec["downloaded"] / total_size), 1) if total_size else None
         out.append(rec)
     return out
 
@@ -106,12 +114,12 @@ CSS = """
 :root{color-scheme:light dark;--ok:#2e9d4f;--run:#2f6fd6;--pend:#8a8f98;--fail:#c8372d;--bg2:rgba(127,127,127,.12)}
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1100px;padding:16px}
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:20px 0 8px}
-.meta{color:var(--pend);margin-bottom:12px}.meta span{margin-right:14px}
+.meta{color:var(--pend);margin-bottom:12px}.meta>span{margin-right:14px}
 .site{border:1px solid var(--bg2);border-radius:8px;padding:10px 14px;margin:10px 0}
-.site h3{margin:0 0 6px;font-size:15px}
+.site h3{margin:0 0 6px;font-size:15px}.site table{table-layout:fixed}
 table{border-collapse:collapse;width:100%}td,th{padding:4px 6px;text-align:left;vertical-align:top}
 th{font-weight:600;border-bottom:1px solid var(--bg2)}tr+tr td{border-top:1px solid var(--bg2)}
-.bar{background:var(--bg2);border-radius:4px;height:10px;width:180px;overflow:hidden}
+.bar{background:var(--bg2);border-radius:4px;height:10px;width:90%;overflow:hidden}
 .bar>div{background:var(--run);height:100%;width:0;transition:width .4s}
 .badge{display:inline-block;border-radius:10px;padding:0 8px;color:#fff;background:var(--pend);font-size:12px}
 .s-ready,.s-ok{background:var(--ok)}.s-running{background:var(--run)}.s-failed,.s-degraded{background:var(--fail)}
@@ -227,8 +235,10 @@ def _site_block(site: str, s: dict[str, Any]) -> str:
         f'<span class="muted">({ready}; generation {_live(f"sites|{site}|live_generation", s["live_generation"])};'
         f' crawling now: {_live(f"sites|{site}|crawling", str(s["crawling"]).lower())};'
         f' next refresh: {_live(f"sites|{site}|next_refresh", s["next_refresh"])})</span></h3>'
-        "<table><tr><th>stage</th><th>state</th><th>progress</th><th>done / total</th><th>failed</th>"
-        f"<th>rate</th><th>last success</th><th>last error</th></tr>{rows}</table></div>"
+        '<table><tr><th style="width:9%">stage</th><th style="width:9%">state</th>'
+        '<th style="width:20%">progress</th><th style="width:12%">done / total</th><th style="width:7%">failed</th>'
+        '<th style="width:8%">rate</th><th style="width:15%">last success</th><th>last error</th></tr>'
+        f"{rows}</table></div>"
     )
 
 
@@ -273,7 +283,7 @@ def render(request: Request) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>AniBridge status</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>
-<body data-polls="0">
+<body data-polls="0" data-rendered-head="{_e(cat["journal_head"])}">
 <h1>AniBridge {_e(__version__)} {badge}</h1>
 <div class="meta"><span>uptime {hl("uptime_s", health["uptime_s"], "secs", dom_id="uptime")}</span>
 <span>journal head {_live("journal_head", cat["journal_head"], dom_id="journal-head")}</span>{lags}

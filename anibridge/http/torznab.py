@@ -52,7 +52,9 @@ def _wanted_sites(settings: Settings, cats: list[int], t: str) -> list[str]:
     for site in sites:
         offered = {settings.torznab_cat_anime, TV} if site == "aniworld.to" else (
             {settings.torznab_cat_movie, MOVIES, TV} if site == "megakino" else {TV})
-        if offered & set(cats) or any(c - c % 1000 in offered for c in cats):
+        # A parent category covers its subcategories, and a generic subcategory (Sonarr's default
+        # 5030/5040) finds its parent; the anime category asks for anime only.
+        if offered & set(cats) or any(c - c % 1000 in offered and c != settings.torznab_cat_anime for c in cats):
             out.append(site)
     return out
 
@@ -94,7 +96,7 @@ def answer(runtime, params: Mapping[str, str]) -> Response:
                                 tv_params="q,season,ep,tvdbid", movie_params="q,imdbid"))
     catalog: CatalogQueries = runtime.catalog
     sites = _wanted_sites(settings, query.cat, query.t)
-    is_probe = not query.q and not query.tvdbid and not query.imdbid and query.season is None
+    is_probe = not (query.q or query.tvdbid or query.imdbid or query.tmdbid) and query.season is None
     ready = [s for s in sites if catalog.titles_ready(s)]
     if is_probe:
         return _xml(render_feed(_probe(settings, catalog, ready, query), settings.indexer_name, query.offset,
@@ -137,13 +139,14 @@ def _page(items: Iterator[TorznabItem], offset: int, limit: int) -> Iterator[Tor
 
 
 def _probe(settings: Settings, catalog: CatalogQueries, ready: list[str], q: TorznabQuery) -> list[TorznabItem]:
-    """An RSS-style request (no query): the connectivity item, then the newest episodes."""
+    """An RSS-style request (no query): the connectivity item, then the newest releases.
+
+    Paged per release (episode and language), the unit Sonarr counts, in a stable order.
+    """
     items = [connectivity_item(settings.indexer_name, settings.torznab_cat_anime)] if q.offset == 0 else []
     if ready:
-        offset = max(0, q.offset - 1)
-        want = q.limit - len(items)
         titles: dict[tuple[str, str], TitleHit | None] = {}
-        for ep in catalog.latest_episodes(ready, limit=want, offset=offset):
+        for ep in catalog.latest_releases(ready, limit=q.limit - len(items), offset=max(0, q.offset - 1)):
             key = (ep.site, ep.slug)
             if key not in titles:
                 titles[key] = catalog.title(ep.site, ep.slug)
@@ -165,14 +168,19 @@ def _items(settings: Settings, catalog: CatalogQueries, sites: list[str], q: Tor
         if not titles and q.q:
             titles = catalog.search_titles(q.q, sites, "series", MAX_TITLES)
     elif q.q:
-        titles = catalog.search_titles(q.q, sites, None, MAX_TITLES)
+        titles = []
         canonical = True
         if q.season is None and q.ep is None:
             base, number = split_absolute(q.q)
-            strong = titles and titles[0].score >= 80
-            if number is not None and not strong:
-                titles = catalog.search_titles(base, sites, "series", MAX_TITLES)
-                absolute = number
+            if number is not None:
+                # 'Title 20' is episode 20 of Title unless a title itself starts with those whole words
+                # ('Mob Psycho 100'); a mere prefix ('20' of '2011') does not count.
+                whole = catalog.search_titles(q.q, sites, None, MAX_TITLES, prefix=False)
+                if not (whole and whole[0].score >= 80):
+                    titles = catalog.search_titles(base, sites, "series", MAX_TITLES)
+                    absolute = number
+        if absolute is None:
+            titles = catalog.search_titles(q.q, sites, None, MAX_TITLES)
     else:
         return
     for hit in titles:
@@ -212,7 +220,8 @@ def _movie_title_items(settings: Settings, catalog: CatalogQueries, hit: TitleHi
 
 
 def _languages(ep: EpisodeHit) -> list[str]:
-    return sorted(ep.languages, key=lambda lang: LANGUAGE_ORDER.index(lang) if lang in LANGUAGE_ORDER else 99)
+    """Known languages in a fixed order (a magnet cannot name any other language)."""
+    return sorted((lang for lang in ep.languages if lang in LANGUAGE_ORDER), key=LANGUAGE_ORDER.index)
 
 
 def _episode_items(settings: Settings, hit: TitleHit, ep: EpisodeHit, movie: bool = False) -> Iterator[TorznabItem]:

@@ -7,6 +7,9 @@ Readers therefore see either the old generation or the new one, never a mixture.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from functools import cache
+from itertools import islice
 from typing import Any
 
 import apsw
@@ -17,11 +20,42 @@ from ..events.registry import registered_types
 from ..text import normalize
 
 CATALOG_SCHEMA_VERSION = 1
+# Pending title changes applied per statement batch when a generation completes (bounds memory).
+_GENERATION_CHUNK = 2000
+# Everything that belongs to one title (its names aside) and goes when the title goes.
+_TITLE_TABLES = ("titles", "episodes", "details_failures", "canonical", "episode_map")
+_UPSERT_TITLE = (
+    "INSERT INTO titles (site, slug, title, norm_title, path, media_type, listing_hash, generation, first_seen_at)"
+    " VALUES (?,?,?,?,?,?,?,?,?)"
+    " ON CONFLICT (site, slug) DO UPDATE SET title = excluded.title, norm_title = excluded.norm_title,"
+    " path = excluded.path, media_type = excluded.media_type, listing_hash = excluded.listing_hash,"
+    " generation = excluded.generation"
+)
+_NAME_IDS = "SELECT id FROM title_names WHERE site = ? AND slug = ?"
+_INSERT_NAME = "INSERT INTO title_names (site, slug, name, norm, is_primary) VALUES (?,?,?,?,?)"
+
+
+def _names(site: str, slug: str, title: str, norm_title: str,
+           alt_titles: Iterable[str]) -> Iterator[tuple[str, str, str, str, int]]:
+    """title_names rows of a title: the display title first, then distinct alternative names."""
+    seen = {norm_title} if norm_title else set()
+    if norm_title:
+        yield (site, slug, title, norm_title, 1)
+    for name in alt_titles:
+        norm = normalize(name)
+        if norm and norm not in seen:
+            seen.add(norm)
+            yield (site, slug, name, norm, 0)
+
+
+@cache
+def _current_version(type_name: str) -> int:
+    return registered_types()[type_name].version
 
 
 def payload(ev: StoredEvent) -> dict[str, Any]:
-    """Event payload as a dict; fast path when the stored version is current."""
-    if registered_types()[ev.type].version == ev.version:
+    """Event payload as a dict; fast path (no model validation) when the stored version is current."""
+    if _current_version(ev.type) == ev.version:
         return orjson.loads(ev.payload)
     return ev.data()
 
@@ -82,19 +116,57 @@ class CatalogProjection:
 
     def _generation_completed(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
         site, gen = p["site"], p["generation"]
-        rows = conn.execute(
-            "SELECT slug, op, payload, recorded_at FROM pending_titles WHERE site = ? AND generation = ? ORDER BY seq",
-            (site, gen),
-        ).fetchall()
-        for slug, op, raw, recorded_at in rows:
-            if op == "upsert":
-                self._upsert_title(conn, site, gen, orjson.loads(raw), recorded_at)
-            else:
-                self._remove_title(conn, site, slug)
+        where = " FROM pending_titles WHERE site = ? AND generation = ?"
+        total, distinct = conn.execute("SELECT count(*), count(DISTINCT slug)" + where, (site, gen)).fetchone()
+        rows = conn.execute("SELECT slug, op, payload, recorded_at" + where + " ORDER BY seq", (site, gen))
+        if total == distinct:
+            # Each slug once (the usual case): order does not matter, apply in bulk, chunk by chunk.
+            while chunk := list(islice(rows, _GENERATION_CHUNK)):
+                self._apply_titles_bulk(conn, site, gen, chunk)
+        else:  # a slug changed more than once in this generation: apply in journal order
+            for slug, op, raw, recorded_at in rows:
+                if op == "upsert":
+                    self._upsert_title(conn, site, gen, orjson.loads(raw), recorded_at)
+                else:
+                    self._remove_title(conn, site, slug)
         conn.execute("DELETE FROM pending_titles WHERE site = ? AND generation <= ?", (site, gen))
         _status(conn, site, "titles", state="ready", live_generation=gen, total=p["total"], done=p["total"],
                 changed=p["added"] + p["changed"] + p["removed"], updated_at=ev.recorded_at,
                 last_success_at=ev.recorded_at, last_duration_s=p["duration_s"], last_error="")
+
+    def _apply_titles_bulk(self, conn: apsw.Connection, site: str, gen: int,
+                           chunk: list[tuple[str, str, bytes | None, float]]) -> None:
+        """Same end state as ``_upsert_title`` / ``_remove_title`` row by row, for distinct slugs."""
+        removed = [(site, slug) for slug, op, _, _ in chunk if op != "upsert"]
+        if removed:
+            self._delete_names_many(conn, removed)
+            for table in _TITLE_TABLES:
+                conn.executemany(f"DELETE FROM {table} WHERE site = ? AND slug = ?", removed)
+        upserts = [(slug, orjson.loads(raw), at) for slug, op, raw, at in chunk if op == "upsert" and raw]
+        if not upserts:
+            return
+        title_rows: list[tuple[Any, ...]] = []
+        name_rows: list[tuple[Any, ...]] = []
+        for slug, t, at in upserts:
+            title = t["title"]
+            norm_title = normalize(title)
+            title_rows.append((site, slug, title, norm_title, t["path"], t["media_type"], t["content_hash"], gen, at))
+            name_rows.extend(_names(site, slug, title, norm_title, t.get("alt_titles", ())))
+        conn.executemany(_UPSERT_TITLE, title_rows)
+        self._delete_names_many(conn, [(site, slug) for slug, _, _ in upserts])
+        (before,) = conn.execute("SELECT coalesce(max(id), 0) FROM title_names").fetchone()
+        conn.executemany(_INSERT_NAME, name_rows)
+        conn.execute("INSERT INTO title_fts (rowid, norm) SELECT id, norm FROM title_names WHERE id > ? ORDER BY id",
+                     (before,))
+
+    @staticmethod
+    def _delete_names_many(conn: apsw.Connection, keys: list[tuple[str, str]]) -> None:
+        # Delete from the FTS index by rowid, in ascending order: FTS5 flushes its pending index data
+        # whenever a rowid is lower than the previous one it saw, which made unordered deletes slow.
+        ids = sorted(row for key in keys for row in conn.execute(_NAME_IDS, key))
+        if ids:
+            conn.executemany("DELETE FROM title_fts WHERE rowid = ?", ids)
+            conn.executemany("DELETE FROM title_names WHERE id = ?", ids)
 
     def _generation_failed(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
         site = p["site"]
@@ -107,34 +179,21 @@ class CatalogProjection:
                 last_error=p["reason"])
 
     def _upsert_title(self, conn: apsw.Connection, site: str, gen: int, t: dict[str, Any], at: float) -> None:
-        slug = t["slug"]
-        conn.execute(
-            "INSERT INTO titles (site, slug, title, norm_title, path, media_type, listing_hash, generation,"
-            " first_seen_at) VALUES (?,?,?,?,?,?,?,?,?)"
-            " ON CONFLICT (site, slug) DO UPDATE SET title = excluded.title, norm_title = excluded.norm_title,"
-            " path = excluded.path, media_type = excluded.media_type, listing_hash = excluded.listing_hash,"
-            " generation = excluded.generation",
-            (site, slug, t["title"], normalize(t["title"]), t["path"], t["media_type"], t["content_hash"], gen, at),
-        )
+        slug, title = t["slug"], t["title"]
+        norm_title = normalize(title)
+        conn.execute(_UPSERT_TITLE,
+                     (site, slug, title, norm_title, t["path"], t["media_type"], t["content_hash"], gen, at))
         self._delete_names(conn, site, slug)
-        seen: set[str] = set()
-        for i, name in enumerate([t["title"], *t.get("alt_titles", [])]):
-            norm = normalize(name)
-            if not norm or norm in seen:
-                continue
-            seen.add(norm)
-            conn.execute("INSERT INTO title_names (site, slug, name, norm, is_primary) VALUES (?,?,?,?,?)",
-                         (site, slug, name, norm, 1 if i == 0 else 0))
-            conn.execute("INSERT INTO title_fts (rowid, norm) VALUES (?, ?)", (conn.last_insert_rowid(), norm))
+        for row in _names(site, slug, title, norm_title, t.get("alt_titles", ())):
+            conn.execute(_INSERT_NAME, row)
+            conn.execute("INSERT INTO title_fts (rowid, norm) VALUES (?, ?)", (conn.last_insert_rowid(), row[3]))
 
     def _delete_names(self, conn: apsw.Connection, site: str, slug: str) -> None:
-        conn.execute("DELETE FROM title_fts WHERE rowid IN (SELECT id FROM title_names WHERE site = ? AND slug = ?)",
-                     (site, slug))
-        conn.execute("DELETE FROM title_names WHERE site = ? AND slug = ?", (site, slug))
+        self._delete_names_many(conn, [(site, slug)])
 
     def _remove_title(self, conn: apsw.Connection, site: str, slug: str) -> None:
         self._delete_names(conn, site, slug)
-        for table in ("titles", "episodes", "details_failures", "canonical", "episode_map"):
+        for table in _TITLE_TABLES:
             conn.execute(f"DELETE FROM {table} WHERE site = ? AND slug = ?", (site, slug))
 
     # --- details ---------------------------------------------------------------------------------
@@ -144,10 +203,15 @@ class CatalogProjection:
                 last_error="")
 
     def _details_recorded(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
-        site, slug = p["site"], p["slug"]
-        exists = conn.execute("SELECT 1 FROM titles WHERE site = ? AND slug = ?", (site, slug)).fetchone()
-        if exists is None:  # title removed meanwhile; its details no longer matter
+        site, slug, episodes = p["site"], p["slug"], p["episodes"]
+        conn.execute(
+            "UPDATE titles SET details_hash = ?, details_at = ?, description = ?, year = ?, episode_count = ?"
+            " WHERE site = ? AND slug = ?",
+            (p["content_hash"], ev.recorded_at, p.get("description", ""), p.get("year"), len(episodes), site, slug),
+        )
+        if conn.changes() == 0:  # title removed meanwhile; its details no longer matter
             return
+        at, rev = ev.recorded_at, ev.position
         conn.executemany(
             "INSERT INTO episodes (site, slug, season, episode, title_de, title_en, languages, hosters, path,"
             " first_seen_at, rev) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
@@ -155,18 +219,12 @@ class CatalogProjection:
             " title_en = excluded.title_en, languages = excluded.languages, hosters = excluded.hosters,"
             " path = excluded.path, rev = excluded.rev",
             [(site, slug, e["season"], e["episode"], e["title_de"], e["title_en"], ",".join(e["languages"]),
-              ",".join(e["hosters"]), e["path"], ev.recorded_at, ev.position) for e in p["episodes"]],
+              ",".join(e["hosters"]), e["path"], at, rev) for e in episodes],
         )
-        conn.execute("DELETE FROM episodes WHERE site = ? AND slug = ? AND rev < ?", (site, slug, ev.position))
-        conn.execute(
-            "UPDATE titles SET details_hash = ?, details_at = ?, description = ?, year = ?, episode_count = ?"
-            " WHERE site = ? AND slug = ?",
-            (p["content_hash"], ev.recorded_at, p.get("description", ""), p.get("year"), len(p["episodes"]),
-             site, slug),
-        )
+        conn.execute("DELETE FROM episodes WHERE site = ? AND slug = ? AND rev < ?", (site, slug, rev))
         conn.execute("DELETE FROM details_failures WHERE site = ? AND slug = ?", (site, slug))
         conn.execute("UPDATE stage_status SET done = done + 1, changed = changed + 1, updated_at = ?"
-                     " WHERE site = ? AND stage = 'details'", (ev.recorded_at, site))
+                     " WHERE site = ? AND stage = 'details'", (at, site))
 
     def _details_failed(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
         conn.execute(

@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -30,6 +30,8 @@ from ..schema import load_sql
 log = logging.getLogger("anibridge.projector")
 
 BATCH = 2000
+# A rebuild has no readers and no deadline per event: bigger transactions, fewer commits.
+REBUILD_BATCH = 10_000
 
 
 class Projection(Protocol):
@@ -82,26 +84,45 @@ def remove_projection_file(path: Path) -> None:
 
 
 # --- the projection file ------------------------------------------------------------------------
-def open_projection(path: Path, projection: Projection) -> apsw.Connection:
-    """Open (creating if needed) a projection file for writing; rebuild when its schema is stale."""
+def _open_writer(path: Path) -> apsw.Connection:
     conn = open_connection(path)
     conn.execute("PRAGMA synchronous=NORMAL")  # derived data: the journal is the durable copy
     conn.execute("PRAGMA cache_size=-32768")
+    return conn
+
+
+def open_projection(path: Path, projection: Projection) -> apsw.Connection:
+    """Open (creating if needed) a projection file for writing; rebuild when its schema is stale."""
+    conn = _open_writer(path)
     version = _meta(conn, "schema_version")
     if version is not None and version != str(projection.schema_version):
         log.warning("%s projection has schema version %s, this AniBridge uses %s: rebuilding it from the journal",
                     projection.name, version, projection.schema_version)
         conn.close()
         remove_projection_file(path)
-        conn = open_connection(path)
-        conn.execute("PRAGMA synchronous=NORMAL")
-    with conn:
+        conn = _open_writer(path)
+    with _write_transaction(conn):
         conn.execute(load_sql(projection.schema_file))
         conn.execute("INSERT OR IGNORE INTO projection_meta VALUES ('schema_version', ?)",
                      (str(projection.schema_version),))
         conn.execute("INSERT OR IGNORE INTO projection_meta VALUES ('checkpoint', '0')")
         conn.execute("INSERT OR IGNORE INTO projection_meta VALUES ('checkpoint_recorded_at', '0')")
     return conn
+
+
+@contextlib.contextmanager
+def _write_transaction(conn: apsw.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT: the write lock is taken before the checkpoint is read, so a second
+    writer on the same file (a CLI crawl beside the server) waits (busy timeout) instead of failing
+    with SQLITE_BUSY_SNAPSHOT when a deferred read transaction tries to become a write."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:  # SQLite may have rolled back already (e.g. disk full)
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def _meta(conn: apsw.Connection, key: str) -> str | None:
@@ -134,14 +155,15 @@ def apply_batch(conn: apsw.Connection, projection: Projection, events: list[Stor
     file (a CLI crawl next to the server) never applies an event twice.
     """
     wanted = projection.event_types
-    with conn:
+    apply = projection.apply
+    with _write_transaction(conn):
         checkpoint, recorded_at = read_checkpoint(conn)
         fresh = [ev for ev in events if ev.position > checkpoint]
         if not fresh:
             return checkpoint, recorded_at
         for ev in fresh:
             if ev.type in wanted:
-                projection.apply(conn, ev)
+                apply(conn, ev)
         last = fresh[-1]
         conn.execute("UPDATE projection_meta SET value = ? WHERE key = 'checkpoint'", (str(last.position),))
         conn.execute("UPDATE projection_meta SET value = ? WHERE key = 'checkpoint_recorded_at'",
@@ -150,14 +172,19 @@ def apply_batch(conn: apsw.Connection, projection: Projection, events: list[Stor
 
 
 def catch_up(journal: Journal, conn: apsw.Connection, projection: Projection,
-             progress: Callable[[int, int], None] | None = None, stop: threading.Event | None = None) -> int:
-    """Apply everything after the checkpoint up to the current head; returns the new checkpoint."""
+             progress: Callable[[int, int], None] | None = None, stop: threading.Event | None = None,
+             batch_size: int | None = None) -> int:
+    """Apply everything after the checkpoint up to the current head; returns the new checkpoint.
+
+    Each batch of ``batch_size`` events (default ``BATCH``) is one transaction with its checkpoint.
+    """
+    size = batch_size or BATCH
     checkpoint, _ = read_checkpoint(conn)
     head = journal.head()
     batch: list[StoredEvent] = []
-    for ev in journal.read(after=checkpoint, chunk=BATCH):
+    for ev in journal.read(after=checkpoint, chunk=min(size, 5000)):
         batch.append(ev)
-        if len(batch) >= BATCH:
+        if len(batch) >= size:
             checkpoint, _ = apply_batch(conn, projection, batch)
             batch = []
             if progress:
@@ -214,14 +241,28 @@ class Projector:
         with contextlib.suppress(Exception):
             self._conn.close()
 
-    def _follow_swaps(self) -> None:
+    def _follow_swaps(self) -> bool:
+        """Move to a rebuilt file if ``anibridge replay`` swapped one in; True if it did.
+
+        The rebuilt file may be a little behind what this projector already published from the
+        old one; it is caught up to that point before anything is published again, so the
+        published checkpoint never goes backwards (read-your-writes across a swap).
+        """
         current = live_file(self.base)
-        if current != self._file:
-            log.info("%s projection: switching to rebuilt file %s", self.projection.name, current.name)
-            self._conn.close()
-            self._file = current
-            self._conn = open_projection(current, self.projection)
-            self._publish(*read_checkpoint(self._conn))
+        if current == self._file:
+            return False
+        log.info("%s projection: switching to rebuilt file %s", self.projection.name, current.name)
+        self._conn.close()
+        self._file = current
+        self._conn = open_projection(current, self.projection)
+        checkpoint, at = read_checkpoint(self._conn)
+        while checkpoint < self._checkpoint:
+            events = list(self.journal.read(after=checkpoint, limit=BATCH, chunk=BATCH))
+            if not events:
+                break
+            checkpoint, at = apply_batch(self._conn, self.projection, events)
+        self._publish(checkpoint, at)
+        return True
 
     def _publish(self, checkpoint: int, recorded_at: float) -> None:
         with self._cond:
@@ -233,7 +274,10 @@ class Projector:
         self._follow_swaps()
         events = list(self.journal.read(after=self._checkpoint, limit=BATCH, chunk=BATCH))
         if events:
-            self._publish(*apply_batch(self._conn, self.projection, events))
+            applied = apply_batch(self._conn, self.projection, events)
+            # Swapped while applying? Then that went to the retired file: follow (and catch up) first.
+            if not self._follow_swaps():
+                self._publish(*applied)
         else:
             # Another process may have advanced the file (CLI crawl beside the server).
             checkpoint, at = read_checkpoint(self._conn)

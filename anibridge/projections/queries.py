@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import apsw
 
+from ..releases import LANGUAGES
 from ..text import normalize
 from .reader import ProjectionReader
 
@@ -65,12 +67,40 @@ def _title(row: tuple[Any, ...], score: float = 0.0) -> TitleHit:
     return TitleHit(*row[:10], pinned=bool(row[10]), score=score)
 
 
-def _fts_query(norm: str) -> str:
-    # Every token must appear; the last one may be a prefix ("one pie" finds "one piece").
-    toks = norm.split()
-    if not toks:
-        return ""
-    return " ".join(f'"{t}"' for t in toks[:-1]) + (" " if len(toks) > 1 else "") + f'"{toks[-1]}"*'
+def _fts_query(tokens: list[list[str]], prefix: bool = True) -> str:
+    """FTS5 MATCH text: every token group must match (a group is alternatives, e.g. umlaut spellings).
+
+    Tokens come from ``normalize`` ([0-9a-z] only) and are always quoted, so no query text can
+    reach FTS5's syntax (NEAR, OR, ``-``, ``*``, column filters). With ``prefix`` the last token
+    may be a prefix ("one pie" finds "one piece").
+    """
+    parts = []
+    for i, group in enumerate(tokens):
+        star = "*" if prefix and i == len(tokens) - 1 else ""
+        alts = [f'"{t}"{star}' for t in group]
+        parts.append(alts[0] if len(alts) == 1 else "(" + " OR ".join(alts) + ")")
+    return " AND ".join(parts)
+
+
+# Words a title search may do without when the exact spelling finds nothing ("&" reads as "and",
+# and Sonarr drops a leading "The").
+_STOPWORDS = frozenset({"and", "und", "the", "der", "die", "das", "a", "an", "of", "to", "no", "et"})
+_UMLAUT_PAIR = re.compile(r"([aou])e")
+_MAX_UMLAUT_SPOTS = 3
+
+
+def _umlaut_spellings(token: str) -> list[str]:
+    """'damonenkonig' -> also 'daemonenkonig', 'damonenkoenig', ...: Sonarr strips accents ('ä' -> 'a')
+    while the index folds umlauts to 'ae'. Only the first few vowels vary, so the list stays small."""
+    spots = [m.start() for m in re.finditer(r"[aou](?!e)", token)][:_MAX_UMLAUT_SPOTS]
+    out = [token]
+    for spot in reversed(spots):
+        out += [v[: spot + 1] + "e" + v[spot + 1:] for v in out]
+    return out
+
+
+def _deumlaut(text: str) -> str:
+    return _UMLAUT_PAIR.sub(r"\1", text)
 
 
 class CatalogQueries:
@@ -104,37 +134,69 @@ class CatalogQueries:
         }
 
     # --- titles ---------------------------------------------------------------------------------
-    def search_titles(self, q: str, sites: list[str], media_type: str | None = None, limit: int = 10) -> list[TitleHit]:
-        """Titles whose name or alternative name matches ``q``, best first."""
+    def search_titles(self, q: str, sites: list[str], media_type: str | None = None, limit: int = 10,
+                      *, prefix: bool = True) -> list[TitleHit]:
+        """Titles whose name or alternative name matches ``q``, best first.
+
+        Every query word must occur in a name (the last one as a prefix unless ``prefix`` is off).
+        When that finds nothing, two relaxed passes follow: umlauts typed without their ``e``
+        (Sonarr's accent stripping: 'Damonenkonig'), then without small words ('and', 'the', ...).
+        """
         norm = normalize(q)
-        match = _fts_query(norm)
-        if not match or not sites:
-            return []
-        site_marks = ",".join("?" * len(sites))
-        rows = self.conn().execute(
-            "SELECT n.site, n.slug, n.norm FROM title_fts f JOIN title_names n ON n.id = f.rowid"
-            f" WHERE title_fts MATCH ? AND n.site IN ({site_marks}) LIMIT 500",
-            (match, *sites),
-        ).fetchall()
-        best: dict[tuple[str, str], float] = {}
         qtoks = norm.split()
-        for site, slug, name in rows:
-            score = _score(norm, qtoks, name)
-            key = (site, slug)
-            if score > best.get(key, -1.0):
-                best[key] = score
-        ranked = sorted(best.items(), key=lambda kv: -kv[1])
+        if not qtoks or not sites:
+            return []
+        passes: list[tuple[list[list[str]], bool]] = [([[t] for t in qtoks], False)]
+        if any(re.search(r"[aou](?!e)", t) for t in qtoks):
+            passes.append(([_umlaut_spellings(t) for t in qtoks], True))
+        content = [t for t in qtoks if t not in _STOPWORDS]
+        if content and len(content) < len(qtoks):
+            passes.append(([_umlaut_spellings(t) for t in content], True))
+        candidates: list[tuple[str, str, str]] = []
+        fuzzy = False
+        for groups, relaxed in passes:
+            candidates = self._candidates(norm, groups, sites, media_type, prefix)
+            if candidates:
+                fuzzy = relaxed
+                break
+        if not candidates:
+            return []
+        qkey = _deumlaut(norm) if fuzzy else norm
+        qset = qkey.split()
+        best: dict[tuple[str, str], float] = {}
+        for site, slug, name in candidates:
+            score = _score(qkey, qset, _deumlaut(name) if fuzzy else name)
+            if score > best.get((site, slug), -1.0):
+                best[(site, slug)] = score
+        ranked = sorted(best.items(), key=lambda kv: -kv[1])[: limit * 4]
         hits: list[TitleHit] = []
         c = self.conn()
         for (site, slug), score in ranked:
             row = c.execute(_TITLE_SELECT + " WHERE t.site = ? AND t.slug = ?", (site, slug)).fetchone()
-            if row is None or (media_type and row[3] != media_type):
-                continue
-            hits.append(_title(row, score))
-            if len(hits) >= limit:
-                break
+            if row is not None:
+                hits.append(_title(row, score))
         hits.sort(key=lambda h: (-h.score, len(h.title), h.site, h.slug))
-        return hits
+        return hits[:limit]
+
+    def _candidates(self, norm: str, groups: list[list[str]], sites: list[str], media_type: str | None,
+                    prefix: bool) -> list[tuple[str, str, str]]:
+        """(site, slug, normalized name) of names matching: exact names always, then the best FTS matches
+        by bm25 (short names with the query words first), so a common word cannot crowd the right title out."""
+        site_marks = ",".join("?" * len(sites))
+        type_filter = " AND t.media_type = ?" if media_type else ""
+        type_args = (media_type,) if media_type else ()
+        c = self.conn()
+        rows = c.execute(
+            "SELECT n.site, n.slug, n.norm FROM title_names n JOIN titles t ON t.site = n.site AND t.slug = n.slug"
+            f" WHERE n.norm = ? AND n.site IN ({site_marks}){type_filter}",
+            (norm, *sites, *type_args)).fetchall()
+        rows += c.execute(
+            "SELECT n.site, n.slug, n.norm FROM (SELECT rowid, rank FROM title_fts WHERE title_fts MATCH ?"
+            " ORDER BY rank LIMIT 400) f JOIN title_names n ON n.id = f.rowid"
+            " JOIN titles t ON t.site = n.site AND t.slug = n.slug"
+            f" WHERE n.site IN ({site_marks}){type_filter} ORDER BY f.rank LIMIT 200",
+            (_fts_query(groups, prefix), *sites, *type_args)).fetchall()
+        return rows
 
     def title(self, site: str, slug: str) -> TitleHit | None:
         row = self.conn().execute(_TITLE_SELECT + " WHERE t.site = ? AND t.slug = ?", (site, slug)).fetchone()
@@ -209,6 +271,25 @@ class CatalogQueries:
             self._EP_SELECT + " WHERE e.site = ? AND e.slug = ? AND e.season > 0"
             " ORDER BY e.season, e.episode LIMIT 1 OFFSET ?", (site, slug, absolute - 1)).fetchone()
         return [self._ep(row)] if row and absolute >= 1 else []
+
+    def latest_releases(self, sites: list[str], limit: int, offset: int) -> list[EpisodeHit]:
+        """Newest releases first (RSS sync): one row per episode and language, so ``offset``/``limit``
+        count what the feed shows; stable order. Each hit carries exactly one language."""
+        if not sites or limit <= 0:
+            return []
+        marks = ",".join("?" * len(sites))
+        langs = " UNION ALL ".join(f"SELECT '{lang}' AS lang, {i} AS ord" for i, lang in enumerate(LANGUAGES))
+        rows = self.conn().execute(
+            "SELECT e.site, e.slug, e.season, e.episode, e.title_de, e.title_en, l.lang, e.first_seen_at,"
+            " m.tvdb_season, m.tvdb_episode, m.absolute"
+            f" FROM episodes e JOIN ({langs}) l ON instr(',' || e.languages || ',', ',' || l.lang || ',') > 0"
+            " LEFT JOIN episode_map m ON m.site = e.site AND m.slug = e.slug AND m.season = e.season"
+            " AND m.episode = e.episode"
+            f" WHERE e.site IN ({marks})"
+            " ORDER BY e.first_seen_at DESC, e.site DESC, e.slug DESC, e.season DESC, e.episode DESC, l.ord"
+            " LIMIT ? OFFSET ?",
+            (*sites, limit, offset)).fetchall()
+        return [self._ep(r) for r in rows]
 
     def latest_episodes(self, sites: list[str], limit: int, offset: int) -> list[EpisodeHit]:
         """Newest episodes first (RSS sync), stable order for paging."""
