@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+import apsw
+
 from .cli import command
 from .config import Settings
 from .events import Journal
@@ -15,8 +17,12 @@ from .progress import Progress
 @command("verify")
 def verify(args: argparse.Namespace, settings: Settings) -> int:
     path = settings.journal_path
-    with Progress("verifying journal", unit="events") as bar:
-        result = verify_journal(path, progress=lambda done, total: bar.update(done, total))
+    try:
+        with Progress("verifying journal", unit="events") as bar:
+            result = verify_journal(path, progress=lambda done, total: bar.update(done, total))
+    except apsw.Error as exc:
+        print(f"anibridge: cannot read the journal {path}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     if result.ok:
         print(f"journal OK: {result.checked} events, positions 1..{result.head} gapless, every checksum matches")
         return 0
@@ -39,11 +45,26 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     from .http.app import create_app
     from .runtime import Runtime
 
-    runtime = Runtime(settings, crawl=not args.no_crawl)
+    try:
+        runtime = Runtime(settings, crawl=not args.no_crawl)
+    except (OSError, apsw.Error) as exc:
+        print(data_dir_error(settings, exc), file=sys.stderr)
+        return 1
     app = create_app(runtime)
     uvicorn.run(app, host=args.host or settings.anibridge_host, port=args.port or settings.anibridge_port,
                 log_level=settings.log_level.lower(), access_log=False)
     return 0
+
+
+def data_dir_error(settings: Settings, exc: BaseException) -> str:
+    """One line saying why the data folder cannot be used (read-only, full, a file in the way, ...)."""
+    if isinstance(exc, OSError):
+        reason = f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
+    else:
+        reason = f"{type(exc).__name__}: {exc}"
+    return (f"anibridge: cannot write to the data folder DATA_DIR={settings.data_dir}"
+            f" (downloads: DOWNLOAD_DIR={settings.downloads_path}): {reason}."
+            " It must be a writable folder with free space.")
 
 
 def open_journal(settings: Settings) -> Journal:

@@ -185,12 +185,29 @@ def score_episodes(provider: ProviderTitle, show: Show) -> tuple[float, str]:
     mine = _season_sizes((e.season, e.episode) for e in provider.episodes)
     theirs = _season_sizes((e.season, e.episode) for e in show.regular())
     last = max(mine)
+    if len(mine) == 1:  # a partly aired single season says little
+        return 0.6, f"one season; provider has {have} of TVDB's {tvdb} episodes"
     if all(theirs.get(s, 0) == n for s, n in mine.items() if s != last) and mine[last] <= theirs.get(last, 0) \
             and max(theirs) == last:
         return 0.9, f"seasons line up; provider has {have} of TVDB's {tvdb} episodes (latest season still airing)"
-    if tvdb - have < theirs[max(theirs)]:
-        return 0.8, f"provider has {have} of TVDB's {tvdb} episodes, only the newest missing"
-    return 0.3, f"provider has {have} of TVDB's {tvdb} episodes; whole seasons missing"
+    if _boundaries_fit(mine, theirs):
+        return 0.8, f"provider has {have} of TVDB's {tvdb} episodes in other season cuts, only the newest missing"
+    return 0.3, f"provider has {have} of TVDB's {tvdb} episodes; seasons do not line up"
+
+
+def _boundaries_fit(mine: dict[int, int], theirs: dict[int, int]) -> bool:
+    """Provider seasons are runs of whole TVDB seasons (or the reverse); the newest may be partial."""
+    def cuts(sizes: dict[int, int]) -> list[int]:
+        out, total = [], 0
+        for season in sorted(sizes):
+            total += sizes[season]
+            out.append(total)
+        return out
+
+    a, b = cuts(mine)[:-1], cuts(theirs)
+    have = cuts(mine)[-1]
+    inner_b = [c for c in b if c < have]
+    return set(a) <= set(b) or set(inner_b) <= set(a)
 
 
 def rank(provider: ProviderTitle, shows: Iterable[ShowSummary]) -> list[Candidate]:

@@ -31,7 +31,7 @@ from ..crawlers.fetch import DEFAULT_USER_AGENT, Fetcher
 from ..events.types import TaskCompleted, TaskFailed, TaskProgress, TaskStarted
 from ..releases import quality_tag, release_title
 from . import tasks as task_cmds
-from .files import atomic_finalize, safe_join
+from .files import _is_traversal, atomic_finalize, safe_join
 from .hosts import DirectLink, HostError
 from .resolve import EpisodeRef, ResolveError, direct_link, find_hosters
 from .ytdlp import DownloadCancelled, DownloadFailed, DownloadResult, download
@@ -293,7 +293,10 @@ class DownloadWorker:
 
 def release_name(runtime: Runtime, task: task_cmds.TaskRow, height: int | None) -> str:
     """The release name Sonarr grabbed (the magnet's dn) with the real quality, else one built anew."""
-    if _QUALITY.search(task.name) and task.name.rsplit("-", 1)[-1] in ("ANIWORLD", "STO", "MEGAKINO"):
+    # A dn that climbs or is absolute (``../x``, ``/x``) would be refused by safe_join after the whole
+    # download: build the name anew instead.
+    if (_QUALITY.search(task.name) and task.name.rsplit("-", 1)[-1] in ("ANIWORLD", "STO", "MEGAKINO")
+            and not _is_traversal(task.name)):
         return _QUALITY.sub(quality_tag(height), task.name, count=1)
     title = task.slug.replace("-", " ")
     is_movie, year = False, None

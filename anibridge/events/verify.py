@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import apsw
 
 from .journal import checksum, open_connection
 
@@ -22,7 +25,7 @@ def verify_journal(path: Path, progress: Callable[[int, int], None] | None = Non
     """Walk every event in position order; stop at the first gap or checksum mismatch."""
     if not path.exists():
         return VerifyResult(False, 0, 0, None, f"no journal at {path}")
-    conn = open_connection(path, readonly=True)
+    conn = _open_for_check(path)
     try:
         head = int(conn.execute("SELECT max(position) FROM events").fetchone()[0] or 0)
         expected = 1
@@ -50,3 +53,20 @@ def verify_journal(path: Path, progress: Callable[[int, int], None] | None = Non
         return VerifyResult(True, checked, head)
     finally:
         conn.close()
+
+
+def _open_for_check(path: Path) -> apsw.Connection:
+    """A read-only connection; also on read-only media, where a WAL database without its ``-shm``
+    file cannot be opened normally (SQLite would have to create the ``-shm``)."""
+    conn = open_connection(path, readonly=True)
+    try:
+        conn.execute("SELECT 1 FROM events LIMIT 1").fetchall()
+        return conn
+    except apsw.CantOpenError:
+        conn.close()
+        wal = Path(str(path) + "-wal")
+        if os.access(path.parent, os.W_OK) or (wal.exists() and wal.stat().st_size > 0):
+            raise
+    # Nobody can write to this folder (and no WAL holds events): reading the file as immutable is exact.
+    return apsw.Connection(path.resolve().as_uri() + "?immutable=1",
+                           flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)

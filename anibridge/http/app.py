@@ -6,8 +6,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import apsw
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from .. import __version__
 from ..runtime import Runtime
@@ -39,6 +40,16 @@ def create_app(runtime: Runtime) -> FastAPI:
                 raise
             continue
         app.include_router(module.router)
+
+    @app.exception_handler(apsw.FullError)
+    @app.exception_handler(apsw.ReadOnlyError)
+    async def storage(request: Request, exc: apsw.Error) -> PlainTextResponse:
+        # Disk full or read-only data folder: nothing was stored (the journal rolled back), so say so
+        # plainly - 507 like WebDAV - rather than an internal error, and keep the connection open.
+        what = "full" if isinstance(exc, apsw.FullError) else "read-only"
+        log.error("%s %s: not stored, the data folder %s is %s", request.method, request.url.path,
+                  runtime.settings.data_dir, what)
+        return PlainTextResponse(f"AniBridge cannot store this: its data folder is {what}", status_code=507)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
