@@ -152,7 +152,7 @@ def score_name(provider: ProviderTitle, show: ShowSummary) -> tuple[float, str]:
 def score_year(provider_year: int | None, show: ShowSummary) -> tuple[float, str]:
     year = show.year or split_year(show.title)[1]
     if provider_year is None or year is None:
-        return 0.5, "no year to compare"
+        return 0.4, "no year to compare"
     diff = abs(provider_year - year)
     if diff == 0:
         return 1.0, f"year {year} agrees"

@@ -73,10 +73,9 @@ class CrawlScheduler:
                 return True
             if time.time() - float(st["last_success_at"]) > hours * 3600:
                 return True
+        # Canonical never ran, or a crash interrupted it: finish the crawl now, not at the next refresh.
         canonical = status.get("canonical")
-        if canonical is None or canonical.get("state") not in ("ready", "failed"):
-            return True  # never ran, or a crash interrupted it: finish the crawl now, not at the next refresh
-        return False
+        return canonical is None or canonical.get("state") not in ("ready", "failed")
 
     def _tick(self) -> None:
         while not self._stop.wait(1.0):

@@ -141,7 +141,7 @@ def download(
         # '%' in a title would otherwise be read as a yt-dlp template field.
         template = str(dest_dir / prefix).replace("%", "%%") + ".%(ext)s"
         with yt_dlp.YoutubeDL(_ydl_options(link, template, hook, timeout, ffmpeg)) as ydl:
-            info = ydl.extract_info(link.url, download=True)
+            info = ydl.extract_info(link.url, download=True, ie_key="Generic")
         tmp = _downloaded_file(info, dest_dir, prefix)
         final = dest_dir / f"{stem}.{_final_ext(tmp, link)}"
         atomic_finalize(tmp, final)
@@ -252,12 +252,16 @@ def _int(value: object) -> int | None:
 
 
 def probe_video(path: Path) -> VideoTrack | None:
-    """Size and codec of the first video stream: ffprobe when installed, else the MP4 header."""
+    """Size and codec of the first video stream: the MP4 header when it has one (no subprocess),
+    else ffprobe when installed (MPEG-TS from HLS, unusual containers)."""
+    track = read_video_track(path)
+    if track is not None and track.height:
+        return track
     if shutil.which("ffprobe"):
         probed = _ffprobe(path)
         if probed is not None:
             return probed
-    return read_video_track(path)
+    return track
 
 
 def _ffprobe(path: Path) -> VideoTrack | None:
