@@ -177,9 +177,13 @@ def build_mix(data: Path, n: int = 400) -> Mix:
     conn = open_connection(live_file(data / "catalog.db"), readonly=True)
     rnd = random.Random(1)
     try:
+        # the numbers Sonarr asks for: TVDB's when the title is mapped, else the provider's
         eps = conn.execute(
-            "SELECT n.name, e.season, e.episode FROM episodes e JOIN title_names n ON n.site = e.site AND"
-            " n.slug = e.slug WHERE e.season > 0 ORDER BY random() LIMIT ?", (n,)).fetchall()
+            "SELECT n.name, coalesce(m.tvdb_season, e.season), coalesce(m.tvdb_episode, e.episode)"
+            " FROM episodes e JOIN title_names n ON n.site = e.site AND n.slug = e.slug"
+            " LEFT JOIN episode_map m ON m.site = e.site AND m.slug = e.slug AND m.season = e.season"
+            " AND m.episode = e.episode WHERE e.season > 0 AND e.site != 'megakino' ORDER BY random() LIMIT ?",
+            (n,)).fetchall()
         maps = conn.execute(
             "SELECT c.tvdb_id, m.tvdb_season, m.tvdb_episode FROM episode_map m JOIN canonical c ON"
             " c.site = m.site AND c.slug = m.slug WHERE c.status = 'matched' ORDER BY random() LIMIT ?",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -77,6 +78,8 @@ async def torznab_api(request: Request) -> Response:
             params.update({k: v for k, v in form.items() if isinstance(v, str)})
         except Exception:
             return _error(201, "Incorrect parameter: request body is not a form", 400)
+    if os.environ.get("ANIBRIDGE_TORZNAB_INLINE") == "1":
+        return answer(request.app.state.runtime, params)
     from starlette.concurrency import run_in_threadpool
 
     return await run_in_threadpool(answer, request.app.state.runtime, params)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,21 +204,28 @@ class CatalogQueries:
         return _title(row) if row else None
 
     def titles_by_tvdb(self, tvdb_id: int, sites: list[str]) -> list[TitleHit]:
-        marks = ",".join("?" * len(sites))
-        rows = self.conn().execute(
-            _TITLE_SELECT + f" WHERE t.site IN ({marks}) AND (o.tvdb_id = ? OR (o.tvdb_id IS NULL AND"
-            " c.status = 'matched' AND c.tvdb_id = ?)) ORDER BY t.site, t.slug",
-            (*sites, tvdb_id, tvdb_id),
-        ).fetchall()
-        return [_title(r, 100.0) for r in rows]
+        """Titles whose effective TVDB id (pin, else automatic match) is ``tvdb_id``; index lookups only."""
+        c = self.conn()
+        keys = c.execute(
+            "SELECT site, slug FROM canonical WHERE tvdb_id = ? AND status = 'matched'"
+            " UNION SELECT site, slug FROM canonical_overrides WHERE tvdb_id = ?", (tvdb_id, tvdb_id)).fetchall()
+        return self._titles_by_keys(keys, sites, lambda hit: hit.tvdb_id == tvdb_id)
 
     def titles_by_imdb(self, imdb_id: str, sites: list[str]) -> list[TitleHit]:
-        marks = ",".join("?" * len(sites))
-        rows = self.conn().execute(
-            _TITLE_SELECT + f" WHERE t.site IN ({marks}) AND c.imdb_id = ? ORDER BY t.site, t.slug",
-            (*sites, imdb_id),
-        ).fetchall()
-        return [_title(r, 100.0) for r in rows]
+        keys = self.conn().execute("SELECT site, slug FROM canonical WHERE imdb_id = ?", (imdb_id,)).fetchall()
+        return self._titles_by_keys(keys, sites, lambda hit: hit.imdb_id == imdb_id)
+
+    def _titles_by_keys(self, keys: list[tuple[str, str]], sites: list[str],
+                        keep: Callable[[TitleHit], bool]) -> list[TitleHit]:
+        hits = []
+        c = self.conn()
+        for site, slug in sorted(set(keys)):
+            if site not in sites:
+                continue
+            row = c.execute(_TITLE_SELECT + " WHERE t.site = ? AND t.slug = ?", (site, slug)).fetchone()
+            if row is not None and keep(hit := _title(row, 100.0)):
+                hits.append(hit)
+        return hits
 
     def titles_page(self, site: str, after_slug: str = "", limit: int = 500,
                     columns: str = "slug, listing_hash, details_hash") -> list[tuple[Any, ...]]:
