@@ -35,6 +35,8 @@ def test_three_kills_lose_nothing(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-def test_many_kills_lose_nothing(tmp_path: Path) -> None:
+def test_many_kills_lose_nothing(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    if "slow" not in (request.config.option.markexpr or ""):
+        pytest.skip("long profile: run with -m slow (or bench/crash.py --kills N)")
     report = run_crash_suite(tmp_path, kills=15, titles=40, seed=3, magnets=60, say=lambda line: None)
     _check(report, 15)

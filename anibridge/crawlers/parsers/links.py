@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from lxml import etree
 from parsel import Selector
 
 from anibridge.events.types import MediaType
 
 from .common import (
+    _CONTROL,
     ListedTitle,
     ParseError,
     SeriesPage,
@@ -23,25 +25,71 @@ from .common import (
 )
 
 
+class _AnchorStream:
+    """lxml parser target that keeps only ``<a>`` elements: no document tree is built, so a list
+    page of any size costs memory for its anchors in flight, not for the whole page."""
+
+    def __init__(self) -> None:
+        self.ready: list[tuple[dict[str, str], str]] = []
+        self._attrs: dict[str, str] | None = None
+        self._text: list[str] = []
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        if tag == "a" and "href" in attrib:
+            self._attrs, self._text = dict(attrib), []
+
+    def data(self, data: str) -> None:
+        if self._attrs is not None:
+            self._text.append(data)
+
+    def end(self, tag: str) -> None:
+        if tag == "a" and self._attrs is not None:
+            self.ready.append((self._attrs, "".join(self._text)))
+            self._attrs = None
+
+    def close(self) -> None:
+        return None
+
+
+def _anchors(html: str, what: str) -> Iterator[tuple[dict[str, str], str]]:
+    if isinstance(html, bytes):
+        html = html.decode("utf-8", errors="replace")
+    if not html.strip():
+        raise ParseError(f"{what} is empty")
+    target = _AnchorStream()
+    parser = etree.HTMLParser(target=target, recover=True, remove_comments=True)
+    chunk = 1 << 16
+    try:
+        for start in range(0, len(html), chunk):
+            piece = html[start:start + chunk].encode("utf-8", errors="replace").decode("utf-8")
+            parser.feed(_CONTROL.sub(" ", piece))
+            yield from target.ready
+            target.ready.clear()
+        parser.close()
+    except etree.LxmlError as exc:
+        raise ParseError(f"{what} is not parseable HTML ({type(exc).__name__})") from exc
+    yield from target.ready
+
+
 def parse_title_links(html: str, link: re.Pattern[str], *, what: str, hint: str,
                       media_type: MediaType = "series", reserved: frozenset[str] = frozenset()
                       ) -> Iterator[ListedTitle]:
     """Anchors whose href matches ``link`` (groups ``path`` and ``slug``), once per slug.
 
-    A page with no such anchor at all raises: an empty list would read as "every title was removed".
+    Streams through the page (see _AnchorStream). A page with no such anchor at all raises: an
+    empty list would read as "every title was removed".
     """
-    sel = load_html(html, what)
     seen: set[str] = set()
-    for anchor in sel.css("a[href]"):
-        match = link.search(anchor.attrib.get("href", ""))
+    for attrs, text in _anchors(html, what):
+        match = link.search(attrs.get("href", ""))
         if not match:
             continue
         slug = match.group("slug")
         if not slug or slug in reserved or slug in seen:
             continue
         seen.add(slug)
-        title = text_of(anchor) or clean(anchor.attrib.get("title")) or slug_words(slug)
-        alt = [t for t in split_alt_titles(anchor.attrib.get("data-alternative-title"))
+        title = clean(text) or clean(attrs.get("title")) or slug_words(slug)
+        alt = [t for t in split_alt_titles(attrs.get("data-alternative-title"))
                if t.casefold() != title.casefold()]
         yield ListedTitle(slug=slug, title=title, alt_titles=alt, path=match.group("path"),
                           media_type=media_type)
