@@ -61,7 +61,7 @@ def world_magnets(world: RunningWorld, limit: int, rng: random.Random) -> list[s
     """Magnets (built like Torznab builds them) for episodes that exist in the world."""
     out: list[str] = []
     for dev_site, site in SITE_NAMES.items():
-        for entry in world.world.entries(dev_site)[:8]:
+        for entry in world.world.entries(dev_site)[: max(8, limit // 4)]:
             info = world.world.info(dev_site, entry.slug)
             if info is None:
                 continue
@@ -371,12 +371,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--max-uptime", type=float, default=4.0, help="longest run before a kill (seconds)")
     parser.add_argument("--latency", type=float, default=0.15, help="added to every provider/host response (s)")
+    parser.add_argument("--magnets", type=int, default=60, help="torrents/add calls spread over the runs")
     parser.add_argument("--dir", help="work directory (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary work directory")
     args = parser.parse_args(argv)
     with workdir(args.dir, args.keep) as wd:
         r = run_crash_suite(wd, kills=args.kills, titles=args.titles, seed=args.seed, max_uptime=args.max_uptime,
-                            latency=args.latency)
+                            latency=args.latency, magnets=args.magnets)
         print()
         print(f"kills survived:        {r.kills if r.ok else 0}/{r.kills}")
         print(f"adds sent / acked:     {r.adds_sent} / {r.adds_acknowledged}")

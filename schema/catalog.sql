@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS titles (
     details_at REAL,
     description TEXT NOT NULL DEFAULT '',
     year INTEGER,
+    imdb_id TEXT,
     episode_count INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (site, slug)
 );

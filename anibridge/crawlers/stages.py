@@ -275,7 +275,7 @@ class StageRunner:
                 else:
                     await results.put((seq, slug, TitleDetailsRecorded(
                         site=site, run=state.run, slug=slug, content_hash=digest, description=d.description[:2000],
-                        year=d.year, episodes=d.episodes), False))
+                        year=d.year, imdb_id=d.imdb_id, episodes=d.episodes), False))
 
         async def consume(expected_workers: int) -> None:
             finished: dict[int, str] = {}

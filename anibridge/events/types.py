@@ -113,6 +113,7 @@ class TitleDetailsRecorded(_Catalog):
     content_hash: str
     description: str = ""
     year: int | None = None
+    imdb_id: str | None = None  # film pages (Megakino) that link IMDb
     episodes: list[EpisodeInfo]
 
 

@@ -19,7 +19,7 @@ from ..events.journal import StoredEvent
 from ..events.registry import registered_types
 from ..text import normalize
 
-CATALOG_SCHEMA_VERSION = 1
+CATALOG_SCHEMA_VERSION = 2
 # Pending title changes applied per statement batch when a generation completes (bounds memory).
 _GENERATION_CHUNK = 2000
 # Everything that belongs to one title (its names aside) and goes when the title goes.
@@ -96,8 +96,16 @@ class CatalogProjection:
         }
         self.event_types = frozenset(self._handlers)
 
+    # Mapping results for a title removed while its lookup was in flight are dropped, not orphaned.
+    _NEEDS_TITLE = frozenset({"canonical.series_matched", "canonical.series_unmatched", "canonical.episode_map",
+                              "canonical.movie_identified", "canonical.failed"})
+
     def apply(self, conn: apsw.Connection, ev: StoredEvent) -> None:
-        self._handlers[ev.type](conn, ev, payload(ev))
+        p = payload(ev)
+        if ev.type in self._NEEDS_TITLE and conn.execute(
+                "SELECT 1 FROM titles WHERE site = ? AND slug = ?", (p["site"], p["slug"])).fetchone() is None:
+            return
+        self._handlers[ev.type](conn, ev, p)
 
     # --- titles ----------------------------------------------------------------------------------
     def _generation_started(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
@@ -205,9 +213,10 @@ class CatalogProjection:
     def _details_recorded(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
         site, slug, episodes = p["site"], p["slug"], p["episodes"]
         conn.execute(
-            "UPDATE titles SET details_hash = ?, details_at = ?, description = ?, year = ?, episode_count = ?"
-            " WHERE site = ? AND slug = ?",
-            (p["content_hash"], ev.recorded_at, p.get("description", ""), p.get("year"), len(episodes), site, slug),
+            "UPDATE titles SET details_hash = ?, details_at = ?, description = ?, year = ?, imdb_id = ?,"
+            " episode_count = ? WHERE site = ? AND slug = ?",
+            (p["content_hash"], ev.recorded_at, p.get("description", ""), p.get("year"), p.get("imdb_id"),
+             len(episodes), site, slug),
         )
         if conn.changes() == 0:  # title removed meanwhile; its details no longer matter
             return

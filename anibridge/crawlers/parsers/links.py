@@ -134,7 +134,7 @@ def _title(sel: Selector, what: str) -> str:
 
 def _description(sel: Selector) -> str:
     for query in ("p.seri_des::attr(data-full-description)", '[itemprop="description"]::attr(content)',
-                  'meta[name="description"]::attr(content)'):
+                  "p.series-description::text", 'meta[name="description"]::attr(content)'):
         value = clean(sel.css(query).get())
         if value:
             return value
@@ -142,7 +142,7 @@ def _description(sel: Selector) -> str:
 
 
 def _year(sel: Selector) -> int | None:
-    for query in ('[itemprop="startDate"]', "span.year", ".year"):
+    for query in ('[itemprop="startDate"]', "span.year", ".year", "span.series-year", ".series-year"):
         year = first_year(text_of(sel, query) + " " + " ".join(sel.css(f"{query}::attr(content)").getall()))
         if year:
             return year
