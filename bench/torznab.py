@@ -38,6 +38,7 @@ from pathlib import Path
 import httpx
 
 from anibridge.events.journal import open_connection
+from anibridge.projections.catalog import CATALOG_SCHEMA_VERSION
 from anibridge.projections.projector import live_file
 from anibridge.projections.queries import CatalogQueries
 from anibridge.projections.reader import ProjectionReader
@@ -124,6 +125,15 @@ def catalog_counts(data: Path) -> dict[str, int]:
         conn.close()
 
 
+def catalog_schema(data: Path) -> str | None:
+    conn = open_connection(live_file(data / "catalog.db"), readonly=True)
+    try:
+        row = conn.execute("SELECT value FROM projection_meta WHERE key = 'schema_version'").fetchone()
+        return str(row[0]) if row else None
+    finally:
+        conn.close()
+
+
 def journal_head(data: Path) -> int:
     conn = open_connection(data / "journal.db", readonly=True)
     try:
@@ -139,6 +149,13 @@ def prepare(data: Path, titles: int) -> None:
         info = json.loads(marker.read_text())
         if info.get("per_site") == per_site and info.get("seed") == SEED:
             print(f"catalogue: reusing {data} ({info['how']})")
+            if catalog_schema(data) != str(CATALOG_SCHEMA_VERSION):
+                # the projection's schema changed since: rebuild it from the same journal
+                started = time.perf_counter()
+                subprocess.run([PYTHON, "-m", "anibridge.cli", "replay"], cwd=ROOT, check=True,
+                               env=anibridge_env(data, "http://127.0.0.1:9"), capture_output=True)
+                print(f"catalogue: schema changed, rebuilt catalog.db from the journal with `anibridge replay`"
+                      f" in {time.perf_counter() - started:.0f} s")
             return
     if data.exists():
         shutil.rmtree(data)

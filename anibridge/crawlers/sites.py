@@ -70,6 +70,13 @@ class SiteAdapter:
             film = megakino.parse_film(page.text)
         except ParseError as exc:
             raise DetailsError(fetcher.url_for(path), str(exc)) from None
+        serial = megakino.parse_serial_episodes(page.text)
+        if serial:
+            episodes = [EpisodeInfo(season=e.season, episode=e.episode, title_de=e.title, title_en="",
+                                    languages=sorted({x.language for x in e.embeds}),
+                                    hosters=list(dict.fromkeys(x.host for x in e.embeds)), path=path)
+                        for e in serial if e.embeds]
+            return TitleDetails("", film.year, episodes, film.imdb_id)
         if not film.embeds:
             raise DetailsError(fetcher.url_for(path), "film page has no player")
         languages = sorted({e.language for e in film.embeds})

@@ -19,6 +19,7 @@ from .common import (
     language_from_label,
     load_html,
     slug_words,
+    small_int,
     text_of,
 )
 
@@ -105,3 +106,29 @@ def _embeds(sel: Selector) -> list[HosterLink]:
         if host:
             links.append(HosterLink(language=language or GERMAN_DUB, host=host, redirect_path=url))
     return list(dict.fromkeys(links))
+
+
+@dataclass(frozen=True, slots=True)
+class SerialEpisode:
+    season: int
+    episode: int
+    title: str
+    embeds: list[HosterLink] = field(default_factory=list)
+
+
+def parse_serial_episodes(html: str) -> list[SerialEpisode]:
+    """Episode blocks of a serial page (``div.episode[data-season][data-episode]``); [] on a film page."""
+    sel = load_html(html, "serial page")
+    out: list[SerialEpisode] = []
+    seen: set[tuple[int, int]] = set()
+    for block in sel.css("div.episode[data-season][data-episode]"):
+        season, episode = small_int(block.attrib.get("data-season")), small_int(block.attrib.get("data-episode"))
+        if season is None or episode is None or (season, episode) in seen:
+            continue
+        seen.add((season, episode))
+        title = clean(" ".join(block.css(".episode-title ::text").getall()))
+        out.append(SerialEpisode(season, episode, _EPISODE_PREFIX.sub("", title), _embeds(block)))
+    return sorted(out, key=lambda e: (e.season, e.episode))
+
+
+_EPISODE_PREFIX = re.compile(r"^Staffel\s+\d+\s+Folge\s+\d+:\s*", re.IGNORECASE)
