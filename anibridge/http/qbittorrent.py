@@ -463,7 +463,8 @@ def torrents_add(call: Call) -> Response:
         except MagnetError as exc:
             problems.append(f"{_describe(url)}: {exc}")
     for problem in problems:
-        log.warning("torrents/add refused a link: %s", problem)
+        # repr(): a link is untrusted text and must not forge log lines (newlines, control chars).
+        log.warning("torrents/add refused a link: %r", problem)
     if not refs:
         return PlainTextResponse("Fails. " + "; ".join(problems), status_code=400)
     category = call.get("category").strip()
@@ -621,6 +622,9 @@ def sync_maindata(call: Call) -> dict[str, Any]:
 # --- anything else under /api/v2 -----------------------------------------------------------------
 @router.api_route("/api/v2/{rest:path}", methods=["GET", "POST", "HEAD", "PUT", "DELETE"])
 async def unknown(rest: str, request: Request) -> Response:
+    # Like qBittorrent: without a session nothing under the API is revealed, not even what exists.
+    if not _authorized(request, request.app.state.runtime) and rest not in ("auth/login", "auth/logout"):
+        return PlainTextResponse("Forbidden", status_code=403)
     if f"/api/v2/{rest}" in _KNOWN:
         return PlainTextResponse("Method Not Allowed", status_code=405)
     return _not_found()
