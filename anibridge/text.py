@@ -15,8 +15,10 @@ def normalize(title: str) -> str:
     Umlauts fold to their two-letter spelling (as Germans type them without the key); other
     accents are dropped; '&' reads as 'and'.
     """
-    text = title.translate(_GERMAN).replace("&", " and ")
-    text = unicodedata.normalize("NFKD", text)
+    text = title.replace("&", " and ")
+    if text.isascii():  # most titles: nothing to fold, skip the Unicode work
+        return _NON_WORD.sub(" ", text.lower()).strip()
+    text = unicodedata.normalize("NFKD", text.translate(_GERMAN))
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
     return _NON_WORD.sub(" ", text).strip()
 

@@ -80,7 +80,7 @@ CREATE TABLE IF NOT EXISTS episodes (
     first_seen_at REAL NOT NULL,
     rev INTEGER NOT NULL,                       -- journal position of the details event that wrote it
     PRIMARY KEY (site, slug, season, episode)
-);
+) WITHOUT ROWID;  -- one b-tree instead of table + key index: episodes are most of the rows written
 
 CREATE TABLE IF NOT EXISTS details_failures (
     site TEXT NOT NULL,
@@ -128,6 +128,6 @@ CREATE TABLE IF NOT EXISTS episode_map (
     tvdb_episode INTEGER NOT NULL,
     absolute INTEGER,
     PRIMARY KEY (site, slug, season, episode)
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS episode_map_by_tvdb ON episode_map (site, slug, tvdb_season, tvdb_episode);
 CREATE INDEX IF NOT EXISTS episode_map_by_absolute ON episode_map (site, slug, absolute);
