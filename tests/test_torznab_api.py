@@ -380,17 +380,20 @@ def test_imdbid_when_known(env: Env) -> None:
     assert feed(env, t="movie", imdbid="0000001") == []
 
 
-@pytest.mark.xfail(strict=True, reason="films' IMDb ids from their Megakino pages never reach the catalogue:"
-                   " the details event carries imdb_id but the projection has no titles.imdb_id column, so the"
-                   " canonical stage identifies every film without one (crawler/projection owners)")
 def test_film_imdbid_from_the_film_page(env: Env) -> None:
+    """Radarr's t=movie&imdbid=<digits> finds a film whose Megakino page links its IMDb entry."""
     films = [e for e in env.world.world.entries("megakino") if e.kind == "film"]
-    with_imdb = [(e.slug, info.imdb_id) for e in films
+    with_imdb = [(_slug("megakino", e), info.imdb_id) for e in films
                  if (info := env.world.world.info("megakino", e.slug)) and info.imdb_on_page]
-    assert with_imdb
-    slug, imdb = with_imdb[0]
-    hit = env.catalog.title("megakino", slug)
-    assert hit is not None and hit.imdb_id == imdb
+    assert len(with_imdb) >= 3
+    for slug, imdb in with_imdb[:3]:
+        assert imdb is not None
+        hit = env.catalog.title("megakino", slug)
+        assert hit is not None and hit.imdb_id == imdb
+        items = feed(env, t="movie", cat="2000", extended=1, offset=0, limit=100, imdbid=imdb[2:])
+        assert items and {r.slug for r in refs(items)} == {slug}
+        assert all(i.attr("imdb") == imdb[2:] and "2000" in i.attrs["category"] for i in items)
+        assert all(i.attr("season") is None and i.attr("episode") is None for i in items)
 
 
 # --- title matching ----------------------------------------------------------------------------------------

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from fastapi import APIRouter, Request, Response
 
@@ -78,8 +78,6 @@ async def torznab_api(request: Request) -> Response:
             params.update({k: v for k, v in form.items() if isinstance(v, str)})
         except Exception:
             return _error(201, "Incorrect parameter: request body is not a form", 400)
-    if os.environ.get("ANIBRIDGE_TORZNAB_INLINE") == "1":
-        return answer(request.app.state.runtime, params)
     from starlette.concurrency import run_in_threadpool
 
     return await run_in_threadpool(answer, request.app.state.runtime, params)
@@ -229,29 +227,41 @@ def _languages(ep: EpisodeHit) -> list[str]:
 
 def _episode_items(settings: Settings, hit: TitleHit, ep: EpisodeHit, movie: bool = False) -> Iterator[TorznabItem]:
     movie = movie or hit.media_type == "movie"
-    mapped = ep.tvdb_season is not None and ep.tvdb_episode is not None
-    season = ep.tvdb_season if mapped else ep.season
-    episode = ep.tvdb_episode if mapped else ep.episode
     category = site_category(settings, hit.site, hit.media_type)
     for language in _languages(ep):
-        title = release_title(hit.display_title, season, episode, language, hit.site,
-                              absolute=ep.absolute, movie_year=hit.canon_year or hit.year, is_movie=movie)
-        magnet = build_magnet(hit.site, hit.slug, ep.season, ep.episode, language, title)
-        yield TorznabItem(
-            title=title,
-            guid=info_hash(hit.slug, ep.season, ep.episode, language),
-            pub_date=ep.first_seen_at,
-            category=category,
-            size=estimate_size(movie),
-            magnet=magnet,
-            info_hash=info_hash(hit.slug, ep.season, ep.episode, language),
-            seeders=10,
-            peers=10,
-            tvdbid=hit.tvdb_id,
-            imdbid=(hit.imdb_id or "").removeprefix("tt") or None,
-            language=language,
-            subs="German" if language == "German Sub" else ("English" if language == "English Sub" else None),
-            season=None if movie else season,
-            episode=None if movie else episode,
-            description=ep.title_de or ep.title_en,
-        )
+        yield _release(hit.site, hit.slug, hit.display_title, hit.media_type, hit.tvdb_id, hit.imdb_id,
+                       hit.canon_year or hit.year, ep.season, ep.episode, ep.tvdb_season, ep.tvdb_episode, ep.absolute,
+                       ep.first_seen_at, ep.title_de or ep.title_en, language, category, movie)
+
+
+@lru_cache(maxsize=16_384)
+def _release(site: str, slug: str, display_title: str, media_type: str, tvdb_id: int | None, imdb_id: str | None,
+             year: int | None, season_: int, episode_: int, tvdb_season: int | None, tvdb_episode: int | None,
+             absolute: int | None, first_seen_at: float, description: str, language: str, category: int,
+             movie: bool) -> TorznabItem:
+    """One release (episode x language). Cached: release names, magnets and hashes of the episodes
+    people search for are built once, not on every request (every input is part of the key)."""
+    mapped = tvdb_season is not None and tvdb_episode is not None
+    season = tvdb_season if mapped else season_
+    episode = tvdb_episode if mapped else episode_
+    title = release_title(display_title, season, episode, language, site, absolute=absolute, movie_year=year,
+                          is_movie=movie)
+    digest = info_hash(slug, season_, episode_, language)
+    return TorznabItem(
+        title=title,
+        guid=digest,
+        pub_date=first_seen_at,
+        category=category,
+        size=estimate_size(movie),
+        magnet=build_magnet(site, slug, season_, episode_, language, title),
+        info_hash=digest,
+        seeders=10,
+        peers=10,
+        tvdbid=tvdb_id,
+        imdbid=(imdb_id or "").removeprefix("tt") or None,
+        language=language,
+        subs="German" if language == "German Sub" else ("English" if language == "English Sub" else None),
+        season=None if movie else season,
+        episode=None if movie else episode,
+        description=description,
+    )

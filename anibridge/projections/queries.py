@@ -282,7 +282,12 @@ class CatalogQueries:
 
     def latest_releases(self, sites: list[str], limit: int, offset: int) -> list[EpisodeHit]:
         """Newest releases first (RSS sync): one row per episode and language, so ``offset``/``limit``
-        count what the feed shows; stable order. Each hit carries exactly one language."""
+        count what the feed shows; stable order. Each hit carries exactly one language.
+
+        Written so that an index ``episodes (first_seen_at, site, slug, season, episode)`` is walked in
+        order and the query stops after ``offset + limit`` rows (episodes first, ``+site`` keeps the
+        primary key out); without that index SQLite sorts every episode (about 1 s at 600k episodes).
+        """
         if not sites or limit <= 0:
             return []
         marks = ",".join("?" * len(sites))
@@ -290,10 +295,11 @@ class CatalogQueries:
         rows = self.conn().execute(
             "SELECT e.site, e.slug, e.season, e.episode, e.title_de, e.title_en, l.lang, e.first_seen_at,"
             " m.tvdb_season, m.tvdb_episode, m.absolute"
-            f" FROM episodes e JOIN ({langs}) l ON instr(',' || e.languages || ',', ',' || l.lang || ',') > 0"
+            f" FROM episodes e CROSS JOIN ({langs}) l"
             " LEFT JOIN episode_map m ON m.site = e.site AND m.slug = e.slug AND m.season = e.season"
             " AND m.episode = e.episode"
-            f" WHERE e.site IN ({marks})"
+            " WHERE instr(',' || e.languages || ',', ',' || l.lang || ',') > 0"
+            f" AND +e.site IN ({marks})"
             " ORDER BY e.first_seen_at DESC, e.site DESC, e.slug DESC, e.season DESC, e.episode DESC, l.ord"
             " LIMIT ? OFFSET ?",
             (*sites, limit, offset)).fetchall()
