@@ -82,6 +82,9 @@ CREATE TABLE IF NOT EXISTS episodes (
     PRIMARY KEY (site, slug, season, episode)
 ) WITHOUT ROWID;  -- one b-tree instead of table + key index: episodes are most of the rows written
 
+-- RSS sync (newest releases first) pages through this instead of sorting every episode.
+CREATE INDEX IF NOT EXISTS episodes_by_first_seen ON episodes (first_seen_at, site, slug, season, episode);
+
 CREATE TABLE IF NOT EXISTS details_failures (
     site TEXT NOT NULL,
     slug TEXT NOT NULL,

@@ -53,12 +53,19 @@ def clean(value: object) -> str:
     return _ILLEGAL.sub("", str(value))
 
 
+# Most values (numbers, hashes, dotted release names) need no escaping: one regex search decides.
+_NEEDS_TEXT_WORK = re.compile("[&<>]|[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NEEDS_ATTR_WORK = re.compile('[&<>"\t\n\r]|[^\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]')
+
+
 def _text(value: object) -> str:
-    return clean(value).translate(_TEXT_ESCAPES)
+    text = str(value)
+    return clean(text).translate(_TEXT_ESCAPES) if _NEEDS_TEXT_WORK.search(text) else text
 
 
 def _attr(value: object) -> str:
-    return clean(value).translate(_ATTR_ESCAPES)
+    text = str(value)
+    return clean(text).translate(_ATTR_ESCAPES) if _NEEDS_ATTR_WORK.search(text) else text
 
 
 def render_caps(

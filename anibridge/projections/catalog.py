@@ -19,7 +19,7 @@ from ..events.journal import StoredEvent
 from ..events.registry import registered_types
 from ..text import normalize
 
-CATALOG_SCHEMA_VERSION = 3
+CATALOG_SCHEMA_VERSION = 4
 # Pending title changes applied per statement batch when a generation completes (bounds memory).
 _GENERATION_CHUNK = 2000
 # Everything that belongs to one title (its names aside) and goes when the title goes.

@@ -45,8 +45,9 @@ class TitleHit:
 
     @property
     def display_title(self) -> str:
-        """The name Sonarr knows the show by when it is mapped, else the provider's."""
-        return self.tvdb_title or self.title if self.tvdb_id else self.title
+        """The name Sonarr/Radarr know it by: the TVDB title when mapped, a film page's own title
+        (sitemaps only give slugs), else the provider's listing title."""
+        return self.tvdb_title or self.title
 
 
 @dataclass(frozen=True, slots=True)
