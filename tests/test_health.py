@@ -167,6 +167,11 @@ def test_running_rate_and_scheduler_fields(tmp_path: Path) -> None:
             time.sleep(0.05)
         assert saw_crawling, "the scheduler's crawl was never reported"
         assert saw_rate, "no rate reported while details were running"
+        # The crawl's last events may still be on their way into the projection.
+        assert h.runtime.catalog_projector.wait_until(h.runtime.journal.head(), 10)
+        detail, _ = _get(client, "/health/catalog")
+        site = detail["sites"]["aniworld.to"]
+        details = site["stages"]["details"]
         assert details["state"] == "ready", detail
         assert site["stages"]["titles"]["state"] == "ready"
         assert site["stages"]["canonical"]["state"] in ("ready", "failed"), site["stages"]["canonical"]
