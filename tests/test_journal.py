@@ -66,14 +66,6 @@ def build_model(cls: type[BaseModel], seed: int = 1) -> Any:
     return cls(**values)
 
 
-@pytest.fixture()
-def journal(tmp_path: Path) -> Iterator[Journal]:
-    j = Journal(tmp_path / "journal.db")
-    try:
-        yield j
-    finally:
-        j.close()
-
 
 # --- codec and registry --------------------------------------------------------------------------
 def test_every_registered_type_can_be_built() -> None:

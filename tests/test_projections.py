@@ -12,7 +12,6 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import apsw
@@ -24,9 +23,8 @@ from anibridge.events.journal import open_connection
 from anibridge.events.types import TitlesGenerationCompleted, TitlesGenerationStarted, TitleUpserted
 from anibridge.projections.catalog import CATALOG_SCHEMA_VERSION, CatalogProjection
 from anibridge.projections.projector import (
-    Projection,
     Projector,
-    content_hash,
+    file_content_hash,
     live_file,
     open_projection,
     read_checkpoint,
@@ -44,19 +42,7 @@ def scenario() -> Scenario:
     return catalog_scenario(titles=150, tasks=40)
 
 
-@pytest.fixture
-def journal(tmp_path: Path) -> Iterator[Journal]:
-    j = Journal(tmp_path / "journal.db")
-    yield j
-    j.close()
-
-
-def file_hash(path: Path, projection: Projection) -> str:
-    conn = open_connection(path, readonly=True)
-    try:
-        return content_hash(conn, projection.hash_queries())
-    finally:
-        conn.close()
+file_hash = file_content_hash
 
 
 def drain(projector: Projector) -> None:

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -22,10 +21,10 @@ from anibridge.events.journal import open_connection
 from anibridge.events.types import TaskRequested, TitlesGenerationCompleted, TitlesGenerationStarted
 from anibridge.projections.catalog import CatalogProjection
 from anibridge.projections.projector import (
-    Projection,
     Projector,
     catch_up,
     content_hash,
+    file_content_hash,
     live_file,
     open_projection,
     pointer_path,
@@ -44,19 +43,7 @@ def scenario() -> Scenario:
     return catalog_scenario(titles=150, tasks=60, seed=11)
 
 
-@pytest.fixture
-def journal(tmp_path: Path) -> Iterator[Journal]:
-    j = Journal(tmp_path / "journal.db")
-    yield j
-    j.close()
-
-
-def file_hash(path: Path, projection: Projection) -> str:
-    conn = open_connection(path, readonly=True)
-    try:
-        return content_hash(conn, projection.hash_queries())
-    finally:
-        conn.close()
+file_hash = file_content_hash
 
 
 @pytest.mark.parametrize("make", [CatalogProjection, TaskProjection], ids=["catalog", "tasks"])

@@ -87,7 +87,8 @@ def remove_projection_file(path: Path) -> None:
 def _open_writer(path: Path) -> apsw.Connection:
     conn = open_connection(path)
     conn.execute("PRAGMA synchronous=NORMAL")  # derived data: the journal is the durable copy
-    conn.execute("PRAGMA cache_size=-32768")
+    # Bounded page cache: memory must not grow with the catalogue (the OS caches the file anyway).
+    conn.execute("PRAGMA cache_size=-8192")
     return conn
 
 
@@ -146,6 +147,15 @@ def content_hash(conn: apsw.Connection, queries: Iterable[str]) -> str:
             h.update(repr(row).encode())
             h.update(b"\n")
     return h.hexdigest()
+
+
+def file_content_hash(path: Path, projection: Projection) -> str:
+    """``content_hash`` of a projection file, opened read-only."""
+    conn = open_connection(path, readonly=True)
+    try:
+        return content_hash(conn, projection.hash_queries())
+    finally:
+        conn.close()
 
 
 def apply_batch(conn: apsw.Connection, projection: Projection, events: list[StoredEvent]) -> tuple[int, float]:
