@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime.start()
+        # Everything alive after start-up lives as long as the server: keep it out of the
+        # collector's full passes (shorter GC pauses in request tails).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from ..config import Settings
 from ..projections.queries import CatalogQueries, EpisodeHit, TitleHit
 from ..releases import build_magnet, estimate_size, info_hash, release_title
 from .security import same_secret
 from .torznab_params import TorznabError, TorznabQuery, parse_query, split_absolute
-from .torznab_xml import TorznabItem, connectivity_item, render_caps, render_error, render_feed
+from .torznab_xml import TorznabItem, connectivity_item, render_caps, render_error, render_feed, render_item
 
 log = logging.getLogger("anibridge.torznab")
 router = APIRouter(tags=["torznab"])
@@ -26,6 +27,8 @@ LANGUAGE_ORDER = ("German Dub", "German Sub", "English Sub", "English Dub")
 _TRAILING_YEAR = re.compile(r"^(?P<title>.+?)\s+\(?(?P<year>(?:19|20)\d\d)\)?$")
 # Search only ever looks at this many titles per request: enough for any real query, bounded cost.
 MAX_TITLES = 5
+# Episodes of one title a search looks at (as CatalogQueries.episodes' default limit).
+EPISODES = 1000
 
 
 @dataclass(frozen=True)
@@ -78,9 +81,18 @@ async def torznab_api(request: Request) -> Response:
             params.update({k: v for k, v in form.items() if isinstance(v, str)})
         except Exception:
             return _error(201, "Incorrect parameter: request body is not a form", 400)
-    from starlette.concurrency import run_in_threadpool
-
+    if _cheap(params):
+        # a thread hop (and the GIL hand-offs around it) costs more than answering right here
+        return answer(request.app.state.runtime, params)
+    # searches that may list many releases run in the threadpool, not blocking the event loop
     return await run_in_threadpool(answer, request.app.state.runtime, params)
+
+
+def _cheap(params: Mapping[str, str]) -> bool:
+    """Bounded work (well under a millisecond): caps, and one episode of a TV search (at most
+    MAX_TITLES titles x one episode x four languages)."""
+    t = params.get("t")
+    return t == "caps" or (t == "tvsearch" and bool(params.get("ep")) and bool(params.get("season")))
 
 
 def answer(runtime, params: Mapping[str, str]) -> Response:
@@ -98,7 +110,7 @@ def answer(runtime, params: Mapping[str, str]) -> Response:
     catalog: CatalogQueries = runtime.catalog
     sites = _wanted_sites(settings, query.cat, query.t)
     is_probe = not (query.q or query.tvdbid or query.imdbid or query.tmdbid) and query.season is None
-    ready = [s for s in sites if catalog.titles_ready(s)]
+    ready = catalog.ready_sites(sites)
     if is_probe:
         return _xml(render_feed(_probe(settings, catalog, ready, query), settings.indexer_name, query.offset,
                                 query.offset + query.limit))
@@ -131,7 +143,7 @@ def _initializing(catalog: CatalogQueries, sites: list[str]) -> str:
     return "AniBridge is initializing its catalogue; try again shortly. " + "; ".join(parts)
 
 
-def _page(items: Iterator[TorznabItem], offset: int, limit: int) -> Iterator[TorznabItem]:
+def _page(items: Iterator[str], offset: int, limit: int) -> Iterator[str]:
     for i, item in enumerate(items):
         if i >= offset + limit:
             return
@@ -139,12 +151,12 @@ def _page(items: Iterator[TorznabItem], offset: int, limit: int) -> Iterator[Tor
             yield item
 
 
-def _probe(settings: Settings, catalog: CatalogQueries, ready: list[str], q: TorznabQuery) -> list[TorznabItem]:
+def _probe(settings: Settings, catalog: CatalogQueries, ready: list[str], q: TorznabQuery) -> list[str]:
     """An RSS-style request (no query): the connectivity item, then the newest releases.
 
     Paged per release (episode and language), the unit Sonarr counts, in a stable order.
     """
-    items = [connectivity_item(settings.indexer_name, settings.torznab_cat_anime)] if q.offset == 0 else []
+    items = [render_item(connectivity_item(settings.indexer_name, settings.torznab_cat_anime))] if q.offset == 0 else []
     if ready:
         titles: dict[tuple[str, str], TitleHit | None] = {}
         for ep in catalog.latest_releases(ready, limit=q.limit - len(items), offset=max(0, q.offset - 1)):
@@ -157,7 +169,7 @@ def _probe(settings: Settings, catalog: CatalogQueries, ready: list[str], q: Tor
     return items[: q.limit]
 
 
-def _items(settings: Settings, catalog: CatalogQueries, sites: list[str], q: TorznabQuery) -> Iterator[TorznabItem]:
+def _items(settings: Settings, catalog: CatalogQueries, sites: list[str], q: TorznabQuery) -> Iterator[str]:
     if q.t == "movie":
         yield from _movie_items(settings, catalog, sites, q)
         return
@@ -184,21 +196,37 @@ def _items(settings: Settings, catalog: CatalogQueries, sites: list[str], q: Tor
             titles = catalog.search_titles(q.q, sites, None, MAX_TITLES)
     else:
         return
+    produced = 0
     for hit in titles:
         if hit.media_type == "movie":
             if q.t != "tvsearch":
-                yield from _movie_title_items(settings, catalog, hit)
+                for item in _movie_title_items(settings, catalog, hit):
+                    produced += 1
+                    yield item
             continue
         if absolute is not None:
-            episodes = catalog.episode_by_absolute(hit.site, hit.slug, absolute)
-        else:
-            episodes = catalog.episodes(hit.site, hit.slug, q.season, q.ep, canonical=canonical)
-        for ep in episodes:
-            yield from _episode_items(settings, hit, ep)
+            for ep in catalog.episode_by_absolute(hit.site, hit.slug, absolute):
+                yield from _episode_items(settings, hit, ep)
+            continue
+        # The page needs at most `want` more releases: an episode with a language gives at least one,
+        # so that many episodes usually suffice; the rest (up to the usual 1,000) only when not.
+        want = max(1, q.offset + q.limit - produced)
+        first = catalog.episodes(hit.site, hit.slug, q.season, q.ep, canonical=canonical, limit=min(want, EPISODES))
+        for ep in first:
+            for item in _episode_items(settings, hit, ep):
+                produced += 1
+                yield item
+        if len(first) < min(want, EPISODES) or want >= EPISODES:
+            continue
+        rest = catalog.episodes(hit.site, hit.slug, q.season, q.ep, canonical=canonical, limit=EPISODES)
+        for ep in rest[len(first):]:
+            for item in _episode_items(settings, hit, ep):
+                produced += 1
+                yield item
 
 
 def _movie_items(settings: Settings, catalog: CatalogQueries, sites: list[str],
-                 q: TorznabQuery) -> Iterator[TorznabItem]:
+                 q: TorznabQuery) -> Iterator[str]:
     if q.imdbid:
         titles = catalog.titles_by_imdb(f"tt{q.imdbid}", sites)
     elif q.q:
@@ -215,7 +243,7 @@ def _movie_items(settings: Settings, catalog: CatalogQueries, sites: list[str],
         yield from _movie_title_items(settings, catalog, hit)
 
 
-def _movie_title_items(settings: Settings, catalog: CatalogQueries, hit: TitleHit) -> Iterator[TorznabItem]:
+def _movie_title_items(settings: Settings, catalog: CatalogQueries, hit: TitleHit) -> Iterator[str]:
     for ep in catalog.episodes(hit.site, hit.slug):
         yield from _episode_items(settings, hit, ep, movie=True)
 
@@ -225,7 +253,7 @@ def _languages(ep: EpisodeHit) -> list[str]:
     return sorted((lang for lang in ep.languages if lang in LANGUAGE_ORDER), key=LANGUAGE_ORDER.index)
 
 
-def _episode_items(settings: Settings, hit: TitleHit, ep: EpisodeHit, movie: bool = False) -> Iterator[TorznabItem]:
+def _episode_items(settings: Settings, hit: TitleHit, ep: EpisodeHit, movie: bool = False) -> Iterator[str]:
     movie = movie or hit.media_type == "movie"
     category = site_category(settings, hit.site, hit.media_type)
     for language in _languages(ep):
@@ -238,16 +266,17 @@ def _episode_items(settings: Settings, hit: TitleHit, ep: EpisodeHit, movie: boo
 def _release(site: str, slug: str, display_title: str, media_type: str, tvdb_id: int | None, imdb_id: str | None,
              year: int | None, season_: int, episode_: int, tvdb_season: int | None, tvdb_episode: int | None,
              absolute: int | None, first_seen_at: float, description: str, language: str, category: int,
-             movie: bool) -> TorznabItem:
-    """One release (episode x language). Cached: release names, magnets and hashes of the episodes
-    people search for are built once, not on every request (every input is part of the key)."""
+             movie: bool) -> str:
+    """One release (episode x language) as its rendered ``<item>`` element. Cached: release names,
+    magnets, hashes and the XML of the episodes people search for are built once, not on every
+    request (every input is part of the key)."""
     mapped = tvdb_season is not None and tvdb_episode is not None
     season = tvdb_season if mapped else season_
     episode = tvdb_episode if mapped else episode_
     title = release_title(display_title, season, episode, language, site, absolute=absolute, movie_year=year,
                           is_movie=movie)
     digest = info_hash(slug, season_, episode_, language)
-    return TorznabItem(
+    return render_item(TorznabItem(
         title=title,
         guid=digest,
         pub_date=first_seen_at,
@@ -264,4 +293,4 @@ def _release(site: str, slug: str, display_title: str, media_type: str, tvdb_id:
         season=None if movie else season,
         episode=None if movie else episode,
         description=description,
-    )
+    ))

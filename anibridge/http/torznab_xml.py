@@ -60,12 +60,24 @@ _NEEDS_ATTR_WORK = re.compile('[&<>"\t\n\r]|[^\x20-\ud7ff\ue000-\ufffd\U00010000
 
 def _text(value: object) -> str:
     text = str(value)
-    return clean(text).translate(_TEXT_ESCAPES) if _NEEDS_TEXT_WORK.search(text) else text
+    if not _NEEDS_TEXT_WORK.search(text):
+        return text
+    if _ILLEGAL.search(text):
+        text = _ILLEGAL.sub("", text)
+    # str.replace (ampersand first) is the same as translate(_TEXT_ESCAPES), many times faster
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _attr(value: object) -> str:
     text = str(value)
-    return clean(text).translate(_ATTR_ESCAPES) if _NEEDS_ATTR_WORK.search(text) else text
+    if not _NEEDS_ATTR_WORK.search(text):
+        return text
+    if _ILLEGAL.search(text):
+        text = _ILLEGAL.sub("", text)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    if "\t" in text or "\n" in text or "\r" in text:
+        text = text.replace("\t", "&#9;").replace("\n", "&#10;").replace("\r", "&#13;")
+    return text
 
 
 def render_caps(
@@ -106,7 +118,7 @@ def render_caps(
 
 
 def render_feed(
-    items: Iterable[TorznabItem],
+    items: Iterable[TorznabItem | str],
     server_title: str,
     offset: int,
     total: int,
@@ -123,7 +135,7 @@ def render_feed(
         f'<torznab:response offset="{int(offset)}" total="{int(total)}"/>',
     ]
     for item in items:
-        _render_item(parts, item)
+        parts.append(item if isinstance(item, str) else render_item(item))
     parts.append("</channel></rss>")
     return "".join(parts).encode("utf-8")
 
@@ -163,44 +175,51 @@ def _digits(value: str | None) -> str | None:
     return "".join(ch for ch in value if ch in "0123456789") if value else None
 
 
-def _render_item(parts: list[str], item: TorznabItem) -> None:
+def render_item(item: TorznabItem) -> str:
+    """One ``<item>`` element; ``render_feed`` accepts these strings in place of items (callers cache them)."""
     size = max(1, int(item.size))
     seeders = max(1, int(item.seeders))  # Sonarr drops releases with fewer than one seeder
     peers = max(seeders, int(item.peers))
-    categories = [item.category]
+    category = int(item.category)
     parent = _parent(item.category)
-    if parent is not None:
-        categories.append(parent)  # Prowlarr filters by the requested (often parent) category
+    magnet_text = _text(item.magnet)
     magnet = _attr(item.magnet)
-    parts += [
-        "<item>",
-        f"<title>{_text(item.title)}</title>",
-        f'<guid isPermaLink="false">{_text(item.guid)}</guid>',
-        f"<link>{_text(item.magnet)}</link>",
-        f"<pubDate>{formatdate(item.pub_date, usegmt=True)}</pubDate>",
-        f"<size>{size}</size>",
-        f"<description>{_text(item.description)}</description>",
-    ]
-    parts += [f"<category>{int(c)}</category>" for c in categories]
-    parts.append(f'<enclosure url="{magnet}" length="{size}" type="{ENCLOSURE_TYPE}"/>')
-    attrs: list[tuple[str, object]] = [("category", c) for c in categories]
-    attrs += [
-        ("size", size),
-        ("seeders", seeders),
-        ("peers", peers),
-        ("magneturl", item.magnet),
-        ("infohash", item.info_hash.lower()),
-        ("downloadvolumefactor", 0),
-        ("uploadvolumefactor", 1),
-    ]
-    optional: list[tuple[str, object | None]] = [
+    if parent is None:
+        cats = f"<category>{category}</category>"
+        cat_attrs = f'<torznab:attr name="category" value="{_attr(item.category)}"/>'
+    else:
+        # Prowlarr filters by the requested (often parent) category
+        cats = f"<category>{category}</category><category>{int(parent)}</category>"
+        cat_attrs = (
+            f'<torznab:attr name="category" value="{_attr(item.category)}"/>'
+            f'<torznab:attr name="category" value="{_attr(parent)}"/>'
+        )
+    optional = ""
+    for name, value in (
         ("tvdbid", item.tvdbid),
         ("imdb", _digits(item.imdbid)),  # Radarr reads `imdb` and int-parses it: digits only
         ("season", item.season),
         ("episode", item.episode),
         ("language", item.language),
         ("subs", item.subs),
-    ]
-    attrs += [(name, value) for name, value in optional if value is not None and value != ""]
-    parts += [f'<torznab:attr name="{name}" value="{_attr(value)}"/>' for name, value in attrs]
-    parts.append("</item>")
+    ):
+        if value is not None and value != "":
+            optional += f'<torznab:attr name="{name}" value="{_attr(value)}"/>'
+    return (
+        f"<item><title>{_text(item.title)}</title>"
+        f'<guid isPermaLink="false">{_text(item.guid)}</guid>'
+        f"<link>{magnet_text}</link>"
+        f"<pubDate>{formatdate(item.pub_date, usegmt=True)}</pubDate>"
+        f"<size>{size}</size>"
+        f"<description>{_text(item.description)}</description>"
+        f'{cats}<enclosure url="{magnet}" length="{size}" type="{ENCLOSURE_TYPE}"/>'
+        f"{cat_attrs}"
+        f'<torznab:attr name="size" value="{size}"/>'
+        f'<torznab:attr name="seeders" value="{seeders}"/>'
+        f'<torznab:attr name="peers" value="{peers}"/>'
+        f'<torznab:attr name="magneturl" value="{magnet}"/>'
+        f'<torznab:attr name="infohash" value="{_attr(item.info_hash.lower())}"/>'
+        '<torznab:attr name="downloadvolumefactor" value="0"/>'
+        '<torznab:attr name="uploadvolumefactor" value="1"/>'
+        f"{optional}</item>"
+    )

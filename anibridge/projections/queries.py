@@ -126,6 +126,14 @@ class CatalogQueries:
             "SELECT live_generation FROM stage_status WHERE site = ? AND stage = 'titles'", (site,)).fetchone()
         return bool(row and row[0] is not None)
 
+    def ready_sites(self, sites: list[str]) -> list[str]:
+        """``sites`` (in their order) whose titles stage has a live generation: one query for all."""
+        if not sites:
+            return []
+        ready = {row[0] for row in self.conn().execute(
+            "SELECT site FROM stage_status WHERE stage = 'titles' AND live_generation IS NOT NULL")}
+        return [s for s in sites if s in ready]
+
     def counts(self, site: str) -> dict[str, int]:
         c = self.conn()
         return {
@@ -171,12 +179,8 @@ class CatalogQueries:
             if score > best.get((site, slug), -1.0):
                 best[(site, slug)] = score
         ranked = sorted(best.items(), key=lambda kv: -kv[1])[: limit * 4]
-        hits: list[TitleHit] = []
-        c = self.conn()
-        for (site, slug), score in ranked:
-            row = c.execute(_TITLE_SELECT + " WHERE t.site = ? AND t.slug = ?", (site, slug)).fetchone()
-            if row is not None:
-                hits.append(_title(row, score))
+        rows = self._title_rows([key for key, _ in ranked])
+        hits = [_title(rows[key], score) for key, score in ranked if key in rows]
         hits.sort(key=lambda h: (-h.score, len(h.title), h.site, h.slug))
         return hits[:limit]
 
@@ -200,6 +204,13 @@ class CatalogQueries:
             (_fts_query(groups, prefix), *sites, *type_args)).fetchall()
         return rows
 
+    def _title_rows(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[Any, ...]]:
+        """Title rows by (site, slug), in one query (a row-value IN list walks the primary key)."""
+        if not keys:
+            return {}
+        sql = _TITLE_SELECT + " WHERE (t.site, t.slug) IN (VALUES " + ",".join(["(?,?)"] * len(keys)) + ")"
+        return {(row[0], row[1]): row for row in self.conn().execute(sql, [x for key in keys for x in key])}
+
     def title(self, site: str, slug: str) -> TitleHit | None:
         row = self.conn().execute(_TITLE_SELECT + " WHERE t.site = ? AND t.slug = ?", (site, slug)).fetchone()
         return _title(row) if row else None
@@ -218,15 +229,9 @@ class CatalogQueries:
 
     def _titles_by_keys(self, keys: list[tuple[str, str]], sites: list[str],
                         keep: Callable[[TitleHit], bool]) -> list[TitleHit]:
-        hits = []
-        c = self.conn()
-        for site, slug in sorted(set(keys)):
-            if site not in sites:
-                continue
-            row = c.execute(_TITLE_SELECT + " WHERE t.site = ? AND t.slug = ?", (site, slug)).fetchone()
-            if row is not None and keep(hit := _title(row, 100.0)):
-                hits.append(hit)
-        return hits
+        wanted = sorted({(site, slug) for site, slug in keys if site in sites})
+        rows = self._title_rows(wanted)
+        return [hit for key in wanted if key in rows and keep(hit := _title(rows[key], 100.0))]
 
     def titles_page(self, site: str, after_slug: str = "", limit: int = 500,
                     columns: str = "slug, listing_hash, details_hash") -> list[tuple[Any, ...]]:
@@ -258,7 +263,13 @@ class CatalogQueries:
         conds = ["e.site = ?", "e.slug = ?"]
         args: list[Any] = [site, slug]
         use_map = canonical and self.has_episode_map(site, slug)
-        s_col, e_col = ("m.tvdb_season", "m.tvdb_episode") if use_map else ("e.season", "e.episode")
+        if use_map:
+            # provider numbers break ties (unmapped episodes, two parts of one TVDB episode), so the
+            # order is total and a shorter LIMIT gives a prefix of a longer one
+            s_col, e_col = "m.tvdb_season", "m.tvdb_episode"
+            order = "m.tvdb_season, m.tvdb_episode, e.season, e.episode"
+        else:
+            s_col, e_col, order = "e.season", "e.episode", "e.season, e.episode"
         if season is not None:
             conds.append(f"{s_col} = ?")
             args.append(season)
@@ -266,8 +277,7 @@ class CatalogQueries:
             conds.append(f"{e_col} = ?")
             args.append(episode)
         rows = self.conn().execute(
-            self._EP_SELECT + " WHERE " + " AND ".join(conds) + f" ORDER BY {s_col}, {e_col} LIMIT ?",
-            (*args, limit)).fetchall()
+            self._EP_SELECT + " WHERE " + " AND ".join(conds) + f" ORDER BY {order} LIMIT ?", (*args, limit)).fetchall()
         return [self._ep(r) for r in rows]
 
     def episode_by_absolute(self, site: str, slug: str, absolute: int) -> list[EpisodeHit]:

@@ -1,13 +1,15 @@
 """Read-only access to a projection file for request handlers.
 
 Each thread gets its own read-only connection (WAL snapshots: readers never block the projector
-and are never blocked by it). When ``anibridge replay`` swaps in a rebuilt file, the next read
-opens the new one.
+and are never blocked by it). When ``anibridge replay`` swaps in a rebuilt file, reads move to the
+new one within ``RECHECK_S`` (well inside the grace period before the old file is deleted).
 """
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,23 +17,49 @@ from pathlib import Path
 import apsw
 
 from ..events.journal import open_connection
-from .projector import live_file
+from .projector import live_file, pointer_path
+
+# How long a look at the pointer file stays good. Request handlers ask for a connection several
+# times per request; reading the pointer each time (open + read + close, each releasing the GIL)
+# was a large share of a cheap request's cost. ``swap_live_file`` replaces the pointer atomically,
+# so a changed (inode, mtime, size) is the signal to read it again.
+RECHECK_S = 0.05
 
 
 class ProjectionReader:
     def __init__(self, base: Path) -> None:
         self.base = base
+        self._pointer = pointer_path(base)
         self._local = threading.local()
+        # (checked at, pointer stat key, live file): shared by all threads, replaced as one tuple
+        self._live: tuple[float, tuple[int, int, int] | None, Path] = (-1.0, None, base)
+
+    def live(self) -> Path:
+        """The live file, as of at most ``RECHECK_S`` ago."""
+        checked_at, key, current = self._live
+        now = time.monotonic()
+        if now - checked_at < RECHECK_S:
+            return current
+        try:
+            st = os.stat(self._pointer)
+            new_key: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            new_key = None
+        if new_key != key or checked_at < 0:
+            current = live_file(self.base)
+        self._live = (now, new_key, current)
+        return current
 
     def connection(self) -> apsw.Connection:
-        current = live_file(self.base)
-        conn: apsw.Connection | None = getattr(self._local, "conn", None)
-        if conn is None or getattr(self._local, "file", None) != current:
+        current = self.live()
+        local = self._local
+        conn: apsw.Connection | None = getattr(local, "conn", None)
+        if conn is None or local.file != current:
             if conn is not None:
                 conn.close()
             conn = open_connection(current, readonly=True)
             conn.execute("PRAGMA query_only=1")
-            self._local.conn, self._local.file = conn, current
+            local.conn, local.file = conn, current
         return conn
 
     @contextmanager
