@@ -100,7 +100,15 @@ def build_magnet(
     if host:
         params.append((f"{prefix}_provider", host))
     btih = info_hash(slug, season, episode, language, mode_norm)
-    return f"magnet:?xt=urn:btih:{btih}&" + "&".join(f"{k}={quote_plus(v)}" for k, v in params)
+    return f"magnet:?xt=urn:btih:{btih}&" + "&".join(f"{k}={_quote(v)}" for k, v in params)
+
+
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _quote(value: str) -> str:
+    """``quote_plus``, skipped for text it would leave unchanged (slugs, dotted release names)."""
+    return value if _URL_SAFE.fullmatch(value) else quote_plus(value)
 
 
 def parse_magnet(uri: str) -> MagnetRef:
