@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS titles (
     description TEXT NOT NULL DEFAULT '',
     year INTEGER,
     imdb_id TEXT,
+    page_title TEXT NOT NULL DEFAULT '',        -- the title as its own page shows it, when known
     episode_count INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (site, slug)
 );

@@ -149,12 +149,11 @@ def _load(runner: StageRunner, site: str, row: Sequence[Any], has_imdb: bool) ->
     episodes = tuple(matching.ProviderEpisode(s, e, en, de) for s, e, en, de in conn.execute(
         "SELECT season, episode, title_en, title_de FROM episodes WHERE site = ? AND slug = ?"
         " ORDER BY season, episode", (site, slug)))
-    page_title = title
-    if site == "megakino" and episodes:  # the sitemap only gives the slug; the page has the real title
-        page_title = episodes[0].alt_title or episodes[0].title or title
+    # The sitemap of Megakino only gives slugs; the details stage records the page's own title.
+    stored = conn.execute("SELECT page_title FROM titles WHERE site = ? AND slug = ?", (site, slug)).fetchone()
+    page_title = (stored[0] if stored else "") or title
+    if page_title != title:
         names = [page_title, *names]
-        if media_type == "series":
-            episodes = ()  # a serial page is one provider "episode"; no season numbering to map
     imdb = None
     if has_imdb:
         found = conn.execute("SELECT imdb_id FROM titles WHERE site = ? AND slug = ?", (site, slug)).fetchone()

@@ -21,6 +21,7 @@ class TitleDetails:
     year: int | None
     episodes: list[EpisodeInfo]
     imdb_id: str | None = None
+    title: str = ""
 
 
 class DetailsError(Exception):
@@ -76,14 +77,14 @@ class SiteAdapter:
                                     languages=sorted({x.language for x in e.embeds}),
                                     hosters=list(dict.fromkeys(x.host for x in e.embeds)), path=path)
                         for e in serial if e.embeds]
-            return TitleDetails("", film.year, episodes, film.imdb_id)
+            return TitleDetails("", film.year, episodes, film.imdb_id, film.title)
         if not film.embeds:
             raise DetailsError(fetcher.url_for(path), "film page has no player")
         languages = sorted({e.language for e in film.embeds})
         hosters = list(dict.fromkeys(e.host for e in film.embeds))
         ep = EpisodeInfo(season=MOVIE_SEASON, episode=MOVIE_EPISODE, title_de=film.title, title_en=film.title,
                          languages=languages, hosters=hosters, path=path)
-        return TitleDetails("", film.year, [ep], film.imdb_id)
+        return TitleDetails("", film.year, [ep], film.imdb_id, film.title)
 
 
 def _dedupe(episodes: list[EpisodeInfo]) -> list[EpisodeInfo]:

@@ -269,13 +269,13 @@ class StageRunner:
                     await results.put((seq, slug, ev, True))
                     continue
                 payload = [e.model_dump() for e in d.episodes]
-                digest = content_hash([d.description, d.year, d.imdb_id, payload])
+                digest = content_hash([d.description, d.year, d.imdb_id, d.title, payload])
                 if digest == old_hash:
                     await results.put((seq, slug, None, False))
                 else:
                     await results.put((seq, slug, TitleDetailsRecorded(
                         site=site, run=state.run, slug=slug, content_hash=digest, description=d.description[:2000],
-                        year=d.year, imdb_id=d.imdb_id, episodes=d.episodes), False))
+                        year=d.year, imdb_id=d.imdb_id, title=d.title, episodes=d.episodes), False))
 
         async def consume(expected_workers: int) -> None:
             finished: dict[int, str] = {}

@@ -114,6 +114,7 @@ class TitleDetailsRecorded(_Catalog):
     description: str = ""
     year: int | None = None
     imdb_id: str | None = None  # film pages (Megakino) that link IMDb
+    title: str = ""  # the title as its own page shows it (Megakino's sitemap only gives slugs)
     episodes: list[EpisodeInfo]
 
 

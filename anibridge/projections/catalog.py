@@ -19,7 +19,7 @@ from ..events.journal import StoredEvent
 from ..events.registry import registered_types
 from ..text import normalize
 
-CATALOG_SCHEMA_VERSION = 4
+CATALOG_SCHEMA_VERSION = 5
 # Pending title changes applied per statement batch when a generation completes (bounds memory).
 _GENERATION_CHUNK = 2000
 # Everything that belongs to one title (its names aside) and goes when the title goes.
@@ -214,9 +214,9 @@ class CatalogProjection:
         site, slug, episodes = p["site"], p["slug"], p["episodes"]
         conn.execute(
             "UPDATE titles SET details_hash = ?, details_at = ?, description = ?, year = ?, imdb_id = ?,"
-            " episode_count = ? WHERE site = ? AND slug = ?",
+            " page_title = ?, episode_count = ? WHERE site = ? AND slug = ?",
             (p["content_hash"], ev.recorded_at, p.get("description", ""), p.get("year"), p.get("imdb_id"),
-             len(episodes), site, slug),
+             p.get("title", ""), len(episodes), site, slug),
         )
         if conn.changes() == 0:  # title removed meanwhile; its details no longer matter
             return

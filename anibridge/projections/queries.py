@@ -19,7 +19,7 @@ _STATUS_COLUMNS = ("site", "stage", "state", "run", "live_generation", "total", 
 
 # Effective TVDB id of a title: a user's pin wins over the automatic match.
 _TITLE_SELECT = """
-SELECT t.site, t.slug, t.title, t.media_type, t.year, t.first_seen_at,
+SELECT t.site, t.slug, coalesce(nullif(t.page_title, ''), t.title), t.media_type, t.year, t.first_seen_at,
        coalesce(o.tvdb_id, CASE WHEN c.status = 'matched' THEN c.tvdb_id END) AS tvdb_id,
        c.tvdb_title, c.imdb_id, coalesce(c.year, t.year) AS canon_year, o.tvdb_id IS NOT NULL AS pinned
 FROM titles t
