@@ -458,6 +458,29 @@ def test_scheduler_refreshes_by_itself(world: RunningWorld, tmp_path: Path) -> N
         assert rt.scheduler is not None and rt.scheduler.next_run("megakino") is not None
 
 
+def test_a_site_never_indexed_is_retried_soon_not_after_a_day(world: RunningWorld, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first title crawl fails (the list page answers 503 through every retry): the scheduler
+    retries after a short back-off instead of waiting for the 24 h refresh, and the site gets ready."""
+    from anibridge.crawlers import scheduler
+
+    monkeypatch.setattr(scheduler, "FIRST_RETRY_S", 1.0)
+    world.set_faults([{"site": "megakino", "path": "^/sitemap", "mode": "503", "times": 5}])
+    env = {**world_env(world), "CATALOG_SITES": "megakino"}
+    try:
+        with running_anibridge(tmp_path / "data", crawl=True, downloads=False, **env) as h:
+            rt = h.runtime
+            deadline = time.monotonic() + 60
+            while not rt.catalog.titles_ready("megakino"):
+                assert time.monotonic() < deadline, "the site was not retried"
+                time.sleep(0.1)
+            types = [ev.type for ev in rt.journal.read(types=["titles.generation_failed",
+                                                              "titles.generation_completed"])]
+            assert types[:2] == ["titles.generation_failed", "titles.generation_completed"]
+    finally:
+        world.clear_faults()
+
+
 # --- progress derivable from the journal alone ---------------------------------------------------
 def test_progress_is_derivable_from_the_journal(world: RunningWorld, crawler_factory: Any) -> None:
     c: Crawler = crawler_factory(world)

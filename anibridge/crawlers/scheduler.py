@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("anibridge.scheduler")
 
+FIRST_RETRY_S = 300.0
+
 
 async def crawl_site(runner: StageRunner, site: str, stages: tuple[str, ...] = ("titles", "details", "canonical"),
                      progress=None) -> list:
@@ -50,6 +52,7 @@ class CrawlScheduler:
         self._lock = threading.Lock()
         self.runner = StageRunner(runtime.settings, runtime.journal, runtime.catalog_projector, runtime.catalog)
         self._threads: list[threading.Thread] = []
+        self._retry_delay: dict[str, float] = {}
 
     def start(self) -> None:
         loop_thread = threading.Thread(target=self._loop.run_forever, name="crawl-loop", daemon=True)
@@ -95,8 +98,24 @@ class CrawlScheduler:
         try:
             await crawl_site(self.runner, site)
         except Exception:
-            log.exception("%s: catalogue crawl stopped by an unexpected error; it will be retried at the next refresh",
-                          site)
+            log.exception("%s: catalogue crawl stopped by an unexpected error", site)
+        await asyncio.to_thread(self.runtime.catalog_projector.wait_until, self.runtime.journal.head(), 30)
+        if self.runtime.catalog.titles_ready(site):
+            self._retry_delay.pop(site, None)
+            return
+        # Never indexed yet: waiting a whole refresh interval would leave the site unsearchable for a
+        # day, so retry sooner, backing off (5 min, 10, 20, ... up to the refresh interval).
+        refresh = self.settings.refresh_hours(site) * 3600
+        delay = min(refresh, self._retry_delay.get(site, FIRST_RETRY_S / 2) * 2)
+        self._retry_delay[site] = delay
+        log.warning("%s: no catalogue yet; retrying the crawl in %d min", site, round(delay / 60))
+
+        def retry_once() -> schedule.CancelJob:
+            self.trigger(site)
+            return schedule.CancelJob()
+
+        with self._lock:
+            self._schedule.every(delay).seconds.do(retry_once).tag(site, "retry")
 
     def next_run(self, site: str) -> float | None:
         jobs = [j for j in self._schedule.get_jobs(site) if j.next_run]

@@ -115,7 +115,11 @@ class StageRunner:
             except (FetchError, ParseError, CrawlAborted) as exc:
                 reason = str(exc)
                 await self._append([TitlesGenerationFailed(site=site, generation=gen, reason=reason)])
-                log.error("%s: title list crawl failed, previous catalogue stays live: %s", site, reason)
+                if self.queries.titles_ready(site):
+                    log.error("%s: title list crawl failed, the previous catalogue stays live: %s", site, reason)
+                else:
+                    log.error("%s: title list crawl failed; the site is not searchable until a crawl succeeds: %s",
+                              site, reason)
                 return StageResult(site, "titles", False, reason=reason, fetch=fetcher.counters())
             result.duration_s = time.monotonic() - started
             result.fetch = fetcher.counters()
