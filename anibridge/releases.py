@@ -13,6 +13,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import parse_qsl, quote_plus
 
 from anibridge.config import HOSTS, SITES
@@ -164,7 +165,7 @@ def release_title(
     if site not in _GROUP:
         raise ValueError(f"unknown site {site!r}")
     _check_language(language)
-    words = title_words(series_title)
+    words = list(_title_words_cached(series_title))
     if is_movie:
         if movie_year and (not words or words[-1] != str(movie_year)):
             words.append(str(movie_year))
@@ -174,6 +175,12 @@ def release_title(
         words.append(f"{absolute:03d}")
     words += [quality_tag(height), "WEB", "H264", _LANG_TAG[language]]
     return ".".join(words) + f"-{_GROUP[site]}"
+
+
+@lru_cache(maxsize=4096)
+def _title_words_cached(title: str) -> tuple[str, ...]:
+    # A search renders dozens of releases of the same few titles.
+    return tuple(title_words(title))
 
 
 def title_words(title: str) -> list[str]:

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from email.utils import formatdate
+from functools import lru_cache
 
 from anibridge.releases import build_magnet, estimate_size, info_hash
 
@@ -175,6 +176,16 @@ def _digits(value: str | None) -> str | None:
     return "".join(ch for ch in value if ch in "0123456789") if value else None
 
 
+@lru_cache(maxsize=1024)
+def _rfc822_second(second: int) -> str:
+    return formatdate(second, usegmt=True)
+
+
+def _rfc822(epoch: float) -> str:
+    # Episodes indexed by one crawl share their first-seen second: format each second once.
+    return _rfc822_second(int(epoch))
+
+
 def render_item(item: TorznabItem) -> str:
     """One ``<item>`` element; ``render_feed`` accepts these strings in place of items (callers cache them)."""
     size = max(1, int(item.size))
@@ -209,7 +220,7 @@ def render_item(item: TorznabItem) -> str:
         f"<item><title>{_text(item.title)}</title>"
         f'<guid isPermaLink="false">{_text(item.guid)}</guid>'
         f"<link>{magnet_text}</link>"
-        f"<pubDate>{formatdate(item.pub_date, usegmt=True)}</pubDate>"
+        f"<pubDate>{_rfc822(item.pub_date)}</pubDate>"
         f"<size>{size}</size>"
         f"<description>{_text(item.description)}</description>"
         f'{cats}<enclosure url="{magnet}" length="{size}" type="{ENCLOSURE_TYPE}"/>'
