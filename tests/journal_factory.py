@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from anibridge.config import SITES
 from anibridge.events import Journal
 from anibridge.events.registry import Event
 from anibridge.events.types import (
@@ -51,7 +52,6 @@ from anibridge.events.types import (
     TitleUpserted,
 )
 
-SITES = ("aniworld.to", "s.to", "megakino")
 _WORDS = ("Shingeki", "no", "Kyojin", "Kimetsu", "Yaiba", "Bär", "Straße", "Über", "Café", "Großstadt", "Tōkyō",
           "Ghoul", "Hunter", "One", "Piece", "Naruto", "Dr.", "Stone", "Frieren", "Sousou", "Ränder", "Nacht")
 LANGS = ("German Dub", "German Sub", "English Sub", "English Dub")
