@@ -63,6 +63,31 @@ def site_prefix(site: str) -> str:
         raise MagnetError(f"unknown site {site!r}; expected one of {', '.join(SITES)}") from None
 
 
+def release_group(site: str) -> str:
+    """The ``-GROUP`` suffix of a site's release names."""
+    if site not in _GROUP:
+        raise ValueError(f"unknown site {site!r}")
+    return _GROUP[site]
+
+
+def language_tag(language: str) -> str:
+    """The language part of a release name (``GER``, ``GER.SUB``, ...)."""
+    _check_language(language)
+    return _LANG_TAG[language]
+
+
+def check_magnet_fields(slug: str, season: int, episode: int) -> None:
+    """What ``build_magnet`` refuses, checked on its own (raises MagnetError)."""
+    _check_slug(slug)
+    _check_number("season", season)
+    _check_number("episode", episode)
+
+
+def quote_magnet_value(value: str) -> str:
+    """A magnet parameter value, encoded as ``build_magnet`` encodes it."""
+    return _quote(value)
+
+
 def info_hash(slug: str, season: int, episode: int, language: str, mode: str | None = None) -> str:
     key = f"{slug}|{season}|{episode}|{language}"
     if mode:

@@ -6,29 +6,29 @@ import logging
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..config import Settings
 from ..projections.queries import CatalogQueries, EpisodeHit, TitleHit
-from ..releases import build_magnet, estimate_size, info_hash, release_title
 from .security import same_secret
 from .torznab_params import TorznabError, TorznabQuery, parse_query, split_absolute
-from .torznab_xml import TorznabItem, connectivity_item, render_caps, render_error, render_feed, render_item
+from .torznab_releases import known_languages, title_releases
+from .torznab_xml import connectivity_item, render_caps, render_error, render_feed, render_item
 
 log = logging.getLogger("anibridge.torznab")
 router = APIRouter(tags=["torznab"])
 
 XML = "application/rss+xml; charset=utf-8"
 TV, MOVIES = 5000, 2000
-LANGUAGE_ORDER = ("German Dub", "German Sub", "English Sub", "English Dub")
 _TRAILING_YEAR = re.compile(r"^(?P<title>.+?)\s+\(?(?P<year>(?:19|20)\d\d)\)?$")
 # Search only ever looks at this many titles per request: enough for any real query, bounded cost.
 MAX_TITLES = 5
 # Episodes of one title a search looks at (as CatalogQueries.episodes' default limit).
 EPISODES = 1000
+# Pages starting at most this far in are answered on the event loop (see _cheap).
+INLINE_MAX_OFFSET = 100
 
 
 @dataclass(frozen=True)
@@ -89,10 +89,14 @@ async def torznab_api(request: Request) -> Response:
 
 
 def _cheap(params: Mapping[str, str]) -> bool:
-    """Bounded work (well under a millisecond): caps, and one episode of a TV search (at most
-    MAX_TITLES titles x one episode x four languages)."""
+    """Bounded work, a millisecond or two: caps, one episode of a TV search (at most MAX_TITLES titles
+    x one episode x four languages), and any first page (at most offset + limit <= 200 releases are
+    rendered). Deep pages render every release they skip and go to the threadpool."""
     t = params.get("t")
-    return t == "caps" or (t == "tvsearch" and bool(params.get("ep")) and bool(params.get("season")))
+    if t == "caps" or (t == "tvsearch" and bool(params.get("ep")) and bool(params.get("season"))):
+        return True
+    offset = params.get("offset") or "0"
+    return offset.isdigit() and len(offset) <= 3 and int(offset) <= INLINE_MAX_OFFSET
 
 
 def answer(runtime, params: Mapping[str, str]) -> Response:
@@ -196,33 +200,18 @@ def _items(settings: Settings, catalog: CatalogQueries, sites: list[str], q: Tor
             titles = catalog.search_titles(q.q, sites, None, MAX_TITLES)
     else:
         return
-    produced = 0
     for hit in titles:
         if hit.media_type == "movie":
             if q.t != "tvsearch":
-                for item in _movie_title_items(settings, catalog, hit):
-                    produced += 1
-                    yield item
+                yield from _movie_title_items(settings, catalog, hit)
             continue
         if absolute is not None:
             for ep in catalog.episode_by_absolute(hit.site, hit.slug, absolute):
                 yield from _episode_items(settings, hit, ep)
             continue
-        # The page needs at most `want` more releases: an episode with a language gives at least one,
-        # so that many episodes usually suffice; the rest (up to the usual 1,000) only when not.
-        want = max(1, q.offset + q.limit - produced)
-        first = catalog.episodes(hit.site, hit.slug, q.season, q.ep, canonical=canonical, limit=min(want, EPISODES))
-        for ep in first:
-            for item in _episode_items(settings, hit, ep):
-                produced += 1
-                yield item
-        if len(first) < min(want, EPISODES) or want >= EPISODES:
-            continue
-        rest = catalog.episodes(hit.site, hit.slug, q.season, q.ep, canonical=canonical, limit=EPISODES)
-        for ep in rest[len(first):]:
-            for item in _episode_items(settings, hit, ep):
-                produced += 1
-                yield item
+        # Read lazily: the page (offset + limit releases) is usually full long before the last episode.
+        for ep in catalog.iter_episodes(hit.site, hit.slug, q.season, q.ep, canonical=canonical, limit=EPISODES):
+            yield from _episode_items(settings, hit, ep)
 
 
 def _movie_items(settings: Settings, catalog: CatalogQueries, sites: list[str],
@@ -248,49 +237,7 @@ def _movie_title_items(settings: Settings, catalog: CatalogQueries, hit: TitleHi
         yield from _episode_items(settings, hit, ep, movie=True)
 
 
-def _languages(ep: EpisodeHit) -> list[str]:
-    """Known languages in a fixed order (a magnet cannot name any other language)."""
-    return sorted((lang for lang in ep.languages if lang in LANGUAGE_ORDER), key=LANGUAGE_ORDER.index)
-
-
 def _episode_items(settings: Settings, hit: TitleHit, ep: EpisodeHit, movie: bool = False) -> Iterator[str]:
-    movie = movie or hit.media_type == "movie"
-    category = site_category(settings, hit.site, hit.media_type)
-    for language in _languages(ep):
-        yield _release(hit.site, hit.slug, hit.display_title, hit.media_type, hit.tvdb_id, hit.imdb_id,
-                       hit.canon_year or hit.year, ep.season, ep.episode, ep.tvdb_season, ep.tvdb_episode, ep.absolute,
-                       ep.first_seen_at, ep.title_de or ep.title_en, language, category, movie)
-
-
-@lru_cache(maxsize=16_384)
-def _release(site: str, slug: str, display_title: str, media_type: str, tvdb_id: int | None, imdb_id: str | None,
-             year: int | None, season_: int, episode_: int, tvdb_season: int | None, tvdb_episode: int | None,
-             absolute: int | None, first_seen_at: float, description: str, language: str, category: int,
-             movie: bool) -> str:
-    """One release (episode x language) as its rendered ``<item>`` element. Cached: release names,
-    magnets, hashes and the XML of the episodes people search for are built once, not on every
-    request (every input is part of the key)."""
-    mapped = tvdb_season is not None and tvdb_episode is not None
-    season = tvdb_season if mapped else season_
-    episode = tvdb_episode if mapped else episode_
-    title = release_title(display_title, season, episode, language, site, absolute=absolute, movie_year=year,
-                          is_movie=movie)
-    digest = info_hash(slug, season_, episode_, language)
-    return render_item(TorznabItem(
-        title=title,
-        guid=digest,
-        pub_date=first_seen_at,
-        category=category,
-        size=estimate_size(movie),
-        magnet=build_magnet(site, slug, season_, episode_, language, title),
-        info_hash=digest,
-        seeders=10,
-        peers=10,
-        tvdbid=tvdb_id,
-        imdbid=(imdb_id or "").removeprefix("tt") or None,
-        language=language,
-        subs="German" if language == "German Sub" else ("English" if language == "English Sub" else None),
-        season=None if movie else season,
-        episode=None if movie else episode,
-        description=description,
-    ))
+    """One rendered ``<item>`` per language of the episode."""
+    releases = title_releases(hit, site_category(settings, hit.site, hit.media_type), movie)
+    return releases.render(ep, known_languages(ep))

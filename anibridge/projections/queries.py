@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import apsw
+import orjson
 
 from ..releases import LANGUAGES
 from ..text import normalize
@@ -89,6 +90,8 @@ def _fts_query(tokens: list[list[str]], prefix: bool = True) -> str:
 _STOPWORDS = frozenset({"and", "und", "the", "der", "die", "das", "a", "an", "of", "to", "no", "et"})
 _UMLAUT_PAIR = re.compile(r"([aou])e")
 _MAX_UMLAUT_SPOTS = 3
+# Up to this many name matches are all scored; beyond it, the best 400 by bm25.
+_UNRANKED_MAX = 400
 
 
 def _umlaut_spellings(token: str) -> list[str]:
@@ -196,12 +199,24 @@ class CatalogQueries:
             "SELECT n.site, n.slug, n.norm FROM title_names n JOIN titles t ON t.site = n.site AND t.slug = n.slug"
             f" WHERE n.norm = ? AND n.site IN ({site_marks}){type_filter}",
             (norm, *sites, *type_args)).fetchall()
+        match = _fts_query(groups, prefix)
+        # Most queries match a few hundred names at most: take them all (every candidate is scored
+        # afterwards anyway) and skip bm25, which costs more than the whole rest of a search.
+        ids = [row[0] for row in c.execute(
+            "SELECT rowid FROM title_fts WHERE title_fts MATCH ? LIMIT ?", (match, _UNRANKED_MAX + 1))]
+        if len(ids) <= _UNRANKED_MAX:
+            rows += c.execute(
+                "SELECT n.site, n.slug, n.norm FROM json_each(?) j CROSS JOIN title_names n ON n.id = j.value"
+                " JOIN titles t ON t.site = n.site AND t.slug = n.slug"
+                f" WHERE n.site IN ({site_marks}){type_filter}",
+                (orjson.dumps(ids), *sites, *type_args)).fetchall()
+            return rows
         rows += c.execute(
             "SELECT n.site, n.slug, n.norm FROM (SELECT rowid, rank FROM title_fts WHERE title_fts MATCH ?"
             " ORDER BY rank LIMIT 400) f JOIN title_names n ON n.id = f.rowid"
             " JOIN titles t ON t.site = n.site AND t.slug = n.slug"
             f" WHERE n.site IN ({site_marks}){type_filter} ORDER BY f.rank LIMIT 200",
-            (_fts_query(groups, prefix), *sites, *type_args)).fetchall()
+            (match, *sites, *type_args)).fetchall()
         return rows
 
     def _title_rows(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[Any, ...]]:
@@ -260,6 +275,11 @@ class CatalogQueries:
     def episodes(self, site: str, slug: str, season: int | None = None, episode: int | None = None,
                  *, canonical: bool = False, limit: int = 1000) -> list[EpisodeHit]:
         """Episodes of a title; ``canonical`` means season/episode are TVDB numbers (mapped when known)."""
+        return list(self.iter_episodes(site, slug, season, episode, canonical=canonical, limit=limit))
+
+    def iter_episodes(self, site: str, slug: str, season: int | None = None, episode: int | None = None,
+                      *, canonical: bool = False, limit: int = 1000) -> Iterator[EpisodeHit]:
+        """``episodes``, read row by row as consumed: a search that fills its page early stops reading."""
         conds = ["e.site = ?", "e.slug = ?"]
         args: list[Any] = [site, slug]
         use_map = canonical and self.has_episode_map(site, slug)
@@ -276,9 +296,9 @@ class CatalogQueries:
         if episode is not None:
             conds.append(f"{e_col} = ?")
             args.append(episode)
-        rows = self.conn().execute(
-            self._EP_SELECT + " WHERE " + " AND ".join(conds) + f" ORDER BY {order} LIMIT ?", (*args, limit)).fetchall()
-        return [self._ep(r) for r in rows]
+        cursor = self.conn().execute(
+            self._EP_SELECT + " WHERE " + " AND ".join(conds) + f" ORDER BY {order} LIMIT ?", (*args, limit))
+        return map(self._ep, cursor)
 
     def episode_by_absolute(self, site: str, slug: str, absolute: int) -> list[EpisodeHit]:
         rows = self.conn().execute(self._EP_SELECT + " WHERE e.site = ? AND e.slug = ? AND m.absolute = ?",
