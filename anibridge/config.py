@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     max_concurrency: int = Field(3, ge=1, le=32)
     delete_files_on_torrent_delete: bool = True
     catalog_enabled: bool = True
+    # Apply catalogue events in a child process, so a crawl's bursts never compete with searches for
+    # the server's interpreter lock.
+    catalog_projector_process: bool = True
     log_level: str = "INFO"
 
     @classmethod

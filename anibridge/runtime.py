@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from .config import Settings
 from .events import Journal
 from .projections.catalog import CatalogProjection
+from .projections.process import ProjectorProcess
 from .projections.projector import Projector
 from .projections.queries import CatalogQueries
 from .projections.reader import ProjectionReader
@@ -33,7 +34,11 @@ class Runtime:
         s.data_dir.mkdir(parents=True, exist_ok=True)
         s.downloads_path.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(s.journal_path)
-        self.catalog_projector = Projector(self.journal, s.catalog_path, CatalogProjection())
+        self.catalog_projector: Projector | ProjectorProcess
+        if s.catalog_projector_process:
+            self.catalog_projector = ProjectorProcess(self.journal, s.catalog_path, CatalogProjection(), s.log_level)
+        else:
+            self.catalog_projector = Projector(self.journal, s.catalog_path, CatalogProjection())
         self.task_projector = Projector(self.journal, s.tasks_path, TaskProjection())
         self.catalog = CatalogQueries(ProjectionReader(s.catalog_path))
         self.tasks_reader = ProjectionReader(s.tasks_path)
@@ -73,5 +78,5 @@ class Runtime:
         self.journal.close()
         self._started = False
 
-    def projectors(self) -> list[Projector]:
+    def projectors(self) -> list[Projector | ProjectorProcess]:
         return [self.catalog_projector, self.task_projector]

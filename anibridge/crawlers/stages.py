@@ -31,6 +31,7 @@ from ..events.types import (
     TitlesGenerationStarted,
     TitleUpserted,
 )
+from ..projections.process import ProjectorProcess
 from ..projections.projector import Projector
 from ..projections.queries import CatalogQueries
 from .fetch import Fetcher, FetchError
@@ -73,7 +74,8 @@ class CrawlAborted(Exception):
 
 
 class StageRunner:
-    def __init__(self, settings: Settings, journal: Journal, projector: Projector, queries: CatalogQueries,
+    def __init__(self, settings: Settings, journal: Journal, projector: Projector | ProjectorProcess,
+                 queries: CatalogQueries,
                  *, fetcher_factory: Callable[[str], Fetcher] | None = None,
                  title_timeout: float = TITLE_TIMEOUT_S) -> None:
         self.settings = settings

@@ -245,11 +245,11 @@ class Journal:
             if remaining > 0:
                 remaining -= len(rows)
 
-    def wait_for(self, after: int, timeout: float) -> int:
+    def wait_for(self, after: int, timeout: float, poll: float = 0.25) -> int:
         """Block until the head passes ``after`` or ``timeout`` elapses; returns the head.
 
         Appends from this process wake waiters at once; appends from another process (a CLI crawl
-        next to the server) are noticed by a cheap re-check every 250 ms.
+        next to the server) are noticed by a cheap re-check every ``poll`` seconds.
         """
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -257,7 +257,7 @@ class Journal:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
-                self._cond.wait(min(left, 0.25))
+                self._cond.wait(min(left, poll))
                 if self._head <= after:
                     self._cond.release()
                     try:

@@ -240,6 +240,11 @@ class Projector:
     def checkpoint(self) -> int:
         return self._checkpoint
 
+    @property
+    def checkpoint_recorded_at(self) -> float:
+        """When the event at the checkpoint was recorded (journal time)."""
+        return self._checkpoint_at
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"projector-{self.projection.name}", daemon=True)
         self._thread.start()

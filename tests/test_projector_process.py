@@ -1,0 +1,124 @@
+"""The catalogue projector in a child process: it applies what the server appends, read-your-writes
+still holds, it comes back after being killed, and it never outlives a server killed with -9.
+Real processes, real journal and projection files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from journal_factory import catalog_scenario, write
+
+from anibridge.events import Journal
+from anibridge.events.types import TitlesGenerationCompleted, TitlesGenerationStarted, TitleUpserted
+from anibridge.projections.catalog import CatalogProjection
+from anibridge.projections.process import ProjectorProcess
+from anibridge.projections.projector import Projector, file_content_hash, live_file
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (exited, not yet reaped) counts as gone
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _generation(site: str, gen: int, slugs: list[str]) -> list:
+    return [TitlesGenerationStarted(site=site, generation=gen, url=f"https://{site}/"),
+            *[TitleUpserted(site=site, generation=gen, slug=s, title=s.title(), path=f"/anime/stream/{s}",
+                            media_type="series", content_hash=s) for s in slugs],
+            TitlesGenerationCompleted(site=site, generation=gen, total=len(slugs), added=len(slugs), changed=0,
+                                      removed=0, duration_s=1.0)]
+
+
+def test_child_applies_appends_and_equals_the_in_process_projector(tmp_path: Path, journal: Journal) -> None:
+    scenario = catalog_scenario(titles=60, tasks=0)
+    proc = ProjectorProcess(journal, tmp_path / "catalog.db", CatalogProjection())
+    proc.start()
+    try:
+        head = write(journal, scenario.events, batch=200)
+        assert proc.wait_until(head, 60), proc.error
+        assert proc.checkpoint == head
+        lag = proc.lag()
+        assert (lag.head, lag.checkpoint, lag.lag_events) == (head, head, 0)
+        # read-your-writes for a single fresh append
+        pos = journal.append(_generation("aniworld.to", 99, ["late-title"]))[-1]
+        assert proc.wait_until(pos, 10)
+    finally:
+        proc.stop()
+    assert proc.error == ""
+    reference = Projector(journal, tmp_path / "reference.db", CatalogProjection())
+    while reference.step():
+        pass
+    reference.stop()
+    assert file_content_hash(live_file(tmp_path / "catalog.db"), CatalogProjection()) == \
+        file_content_hash(tmp_path / "reference.db", CatalogProjection())
+
+
+def test_killed_child_is_started_again_and_catches_up(tmp_path: Path, journal: Journal) -> None:
+    proc = ProjectorProcess(journal, tmp_path / "catalog.db", CatalogProjection())
+    proc.start()
+    try:
+        first = journal.append(_generation("s.to", 1, ["a", "b"]))[-1]
+        assert proc.wait_until(first, 30)
+        assert proc._process is not None
+        old_pid = proc._process.pid
+        os.kill(old_pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while "exited" not in proc.error and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert "exited with code -9" in proc.error
+        later = journal.append(_generation("s.to", 2, ["a", "b", "c"]))[-1]
+        assert proc.wait_until(later, 30), proc.error
+        assert proc._process.pid != old_pid
+        assert proc.error == ""
+    finally:
+        proc.stop()
+    assert proc._process is not None and not _alive(proc._process.pid)
+
+
+_SERVER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from anibridge.events import Journal
+    from anibridge.projections.catalog import CatalogProjection
+    from anibridge.projections.process import ProjectorProcess
+
+    data = Path(sys.argv[1])
+    journal = Journal(data / "journal.db")
+    proc = ProjectorProcess(journal, data / "catalog.db", CatalogProjection())
+    proc.start()
+    print(proc._process.pid, flush=True)
+    time.sleep(600)
+""")
+
+
+def test_child_exits_when_its_server_is_killed(tmp_path: Path) -> None:
+    server = subprocess.Popen([sys.executable, "-c", _SERVER, str(tmp_path)], stdout=subprocess.PIPE, text=True,
+                              cwd=REPO)
+    try:
+        assert server.stdout is not None
+        child = int(server.stdout.readline())
+        assert _alive(child)
+        server.send_signal(signal.SIGKILL)
+        server.wait(10)
+        deadline = time.monotonic() + 10
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child), "the projector process outlived its server"
+    finally:
+        if server.poll() is None:
+            server.kill()
