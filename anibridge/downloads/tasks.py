@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+import apsw
+
 from ..events.registry import Event
 from ..events.types import (
     CategoryCreated,
@@ -179,6 +181,13 @@ def commit(runtime: Runtime, events: Sequence[Event], timeout: float = 10.0) -> 
         return runtime.task_projector.checkpoint
     positions = runtime.journal.append(list(events))
     if not runtime.task_projector.wait_until(positions[-1], timeout):
+        error = runtime.task_projector.error
+        if "FullError" in error or "ReadOnlyError" in error:
+            # In the journal, but the task table cannot take it: do not acknowledge what Sonarr
+            # would then not find. It shows up by itself once the data folder has room again.
+            log.error("download recorded at position %d, but the task table cannot be written (%s)",
+                      positions[-1], error)
+            raise (apsw.FullError if "FullError" in error else apsw.ReadOnlyError)(error)
         log.warning("task projection is behind: position %d not applied after %.0f s", positions[-1], timeout)
     wake_worker(runtime)
     return positions[-1]

@@ -49,8 +49,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.exception_handler(apsw.FullError)
     @app.exception_handler(apsw.ReadOnlyError)
     async def storage(request: Request, exc: apsw.Error) -> PlainTextResponse:
-        # Disk full or read-only data folder: nothing was stored (the journal rolled back), so say so
-        # plainly - 507 like WebDAV - rather than an internal error, and keep the connection open.
+        # Disk full or read-only data folder: the journal rolled back, or the task table could not show
+        # what it holds; either way nothing is acknowledged. Say so plainly - 507 like WebDAV - rather
+        # than an internal error, and keep the connection open.
         what = "full" if isinstance(exc, apsw.FullError) else "read-only"
         log.error("%s %s: not stored, the data folder %s is %s", request.method, request.url.path,
                   runtime.settings.data_dir, what)
