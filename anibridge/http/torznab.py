@@ -72,7 +72,6 @@ def _error(code: int, description: str, status: int = 200) -> Response:
                     status_code=status)
 
 
-@router.api_route("/torznab/api", methods=["GET", "POST"])
 async def torznab_api(request: Request) -> Response:
     params: dict[str, str] = dict(request.query_params)
     if request.method == "POST":
@@ -86,6 +85,11 @@ async def torznab_api(request: Request) -> Response:
         return answer(request.app.state.runtime, params)
     # searches that may list many releases run in the threadpool, not blocking the event loop
     return await run_in_threadpool(answer, request.app.state.runtime, params)
+
+
+# One handler, one operation per method (a shared GET/POST route gives OpenAPI a duplicate operation id).
+router.add_api_route("/torznab/api", torznab_api, methods=["GET"], operation_id="torznab_api_get")
+router.add_api_route("/torznab/api", torznab_api, methods=["POST"], operation_id="torznab_api_post")
 
 
 def _cheap(params: Mapping[str, str]) -> bool:
