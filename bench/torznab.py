@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -385,11 +386,39 @@ class CrawlLoop:
             stop_process(self.proc)
 
 
+async def sample_lag(base: str, samples: list[tuple[float, int]], stop: asyncio.Event) -> None:
+    """The server's catalogue projection lag (``/admin/projections``) every 100 ms."""
+    async with httpx.AsyncClient(base_url=base, timeout=5) as client:
+        while not stop.is_set():
+            try:
+                r = await client.get("/admin/projections")
+                for p in r.json()["projections"]:
+                    if p["name"] == "catalog":
+                        samples.append((float(p["lag_seconds"]), int(p["lag_events"])))
+            except (httpx.HTTPError, ValueError, KeyError):
+                pass
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.1)
+
+
 async def load_phase(base: str, mix: Mix, conns_list: list[int], seconds: float, crawl: CrawlLoop | None,
-                     ) -> list[list[object]]:
+                     lag: list[tuple[float, int]], only: set[str] | None = None) -> list[list[object]]:
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(sample_lag(base, lag, stop))
+    try:
+        return await _load_phase(base, mix, conns_list, seconds, crawl, only)
+    finally:
+        stop.set()
+        await sampler
+
+
+async def _load_phase(base: str, mix: Mix, conns_list: list[int], seconds: float, crawl: CrawlLoop | None,
+                      only: set[str] | None) -> list[list[object]]:
     rows: list[list[object]] = []
     scenarios = [("tvsearch q+season+ep", mix.tv_q, True), ("tvsearch tvdbid+season+ep", mix.tv_tvdb, True),
                  ("search q", mix.search_q, True)]
+    if only:
+        scenarios = [s for s in scenarios if s[0] in only]
     for conns in conns_list:
         for label, paths, check in scenarios:
             if crawl is not None:
@@ -412,6 +441,8 @@ def main() -> None:
     parser.add_argument("--conns", default="16,64")
     parser.add_argument("--prepare-only", action="store_true")
     parser.add_argument("--no-crawl", action="store_true", help="no concurrent crawl during the load")
+    parser.add_argument("--only", default="", help="comma-separated scenarios to run (default: all),"
+                        " e.g. 'search q,tvsearch q+season+ep'")
     args = parser.parse_args()
     base_dir: Path = args.data / "base"
     prepare(base_dir, args.titles)
@@ -428,9 +459,12 @@ def main() -> None:
     world = World(max(1, args.titles // 3), day=1)
     server, base = start_server(data, world.base)
     crawl = None if args.no_crawl else CrawlLoop(data, world.base)
+    lag: list[tuple[float, int]] = []
     try:
         bad_xml = validate_sample(base, mix.tv_q + mix.tv_tvdb + mix.search_q)
-        rows = asyncio.run(load_phase(base, mix, [int(c) for c in args.conns.split(",")], args.seconds, crawl))
+        only = {name.strip() for name in args.only.split(",") if name.strip()} or None
+        rows = asyncio.run(load_phase(base, mix, [int(c) for c in args.conns.split(",")], args.seconds, crawl,
+                                      lag, only))
     finally:
         if crawl is not None:
             crawl.stop()
@@ -452,6 +486,12 @@ def main() -> None:
     if crawl is not None:
         print(f"concurrent crawl: {crawl.runs} `anibridge crawl` run(s) on day 1; journal grew from"
               f" {crawl.head_before:,} to {journal_head(data):,} events during the load")
+    if lag:
+        secs = [s for s, _ in lag]
+        evs = [float(e) for _, e in lag]
+        print(f"server's catalogue projection lag during the load ({len(lag)} samples, 100 ms apart):"
+              f" p50 {percentile(secs, 50):.3f} s, p99 {percentile(secs, 99):.3f} s, max {max(secs):.3f} s;"
+              f" events behind p99 {percentile(evs, 99):,.0f}")
 
 
 def _has(module: str) -> bool:
