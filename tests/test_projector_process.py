@@ -16,9 +16,11 @@ from journal_factory import catalog_scenario, write
 
 from anibridge.events import Journal
 from anibridge.events.types import TitlesGenerationCompleted, TitlesGenerationStarted, TitleUpserted
+from anibridge.projections import projector as projector_module
 from anibridge.projections.catalog import CatalogProjection
 from anibridge.projections.process import ProjectorProcess
-from anibridge.projections.projector import Projector, file_content_hash, live_file
+from anibridge.projections.projector import Projector, catch_up, file_content_hash, live_file, open_projection
+from anibridge.projections.tasks import TaskProjection
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -122,3 +124,25 @@ def test_child_exits_when_its_server_is_killed(tmp_path: Path) -> None:
     finally:
         if server.poll() is None:
             server.kill()
+
+
+def test_a_projector_skips_other_projections_events_in_sqlite(tmp_path: Path, journal: Journal) -> None:
+    """The task projection moves past a crawl's catalogue events without reading them one by one, and
+    still ends where a projector reading everything ends (same rows, same checkpoint)."""
+    scenario = catalog_scenario(titles=600, tasks=6)
+    head = write(journal, scenario.events)
+    catalogue_only = sum(1 for ev in scenario.events if not type(ev).__name__.startswith(("Task", "Download")))
+    assert catalogue_only > 3 * projector_module.BATCH  # reading everything would take more than 3 steps
+    tasks = Projector(journal, tmp_path / "tasks.db", TaskProjection())
+    steps = 0
+    while tasks.step():
+        steps += 1
+    assert tasks.checkpoint == head and steps <= 2
+    last = next(iter(journal.read(after=head - 1)))
+    assert tasks.checkpoint_recorded_at == last.recorded_at
+    reference = tmp_path / "reference.db"
+    conn = open_projection(reference, TaskProjection())
+    assert catch_up(journal, conn, TaskProjection()) == head
+    conn.close()
+    tasks.stop()
+    assert file_content_hash(tmp_path / "tasks.db", TaskProjection()) == file_content_hash(reference, TaskProjection())

@@ -158,9 +158,12 @@ def file_content_hash(path: Path, projection: Projection) -> str:
         conn.close()
 
 
-def apply_batch(conn: apsw.Connection, projection: Projection, events: list[StoredEvent]) -> tuple[int, float]:
+def apply_batch(conn: apsw.Connection, projection: Projection, events: list[StoredEvent],
+                through: tuple[int, float] | None = None) -> tuple[int, float]:
     """Apply events and move the checkpoint, all in one transaction; returns the new checkpoint.
 
+    ``through`` (position, recorded_at) moves the checkpoint past the last event given, when
+    ``events`` are only the wanted ones of a longer stretch of the journal.
     The checkpoint is re-read inside the write transaction, so a second process following the same
     file (a CLI crawl next to the server) never applies an event twice.
     """
@@ -169,16 +172,18 @@ def apply_batch(conn: apsw.Connection, projection: Projection, events: list[Stor
     with _write_transaction(conn):
         checkpoint, recorded_at = read_checkpoint(conn)
         fresh = [ev for ev in events if ev.position > checkpoint]
-        if not fresh:
+        last = (fresh[-1].position, fresh[-1].recorded_at) if fresh else (checkpoint, recorded_at)
+        if through is not None and through[0] > last[0]:
+            last = through
+        if last[0] <= checkpoint:
             return checkpoint, recorded_at
         for ev in fresh:
             if ev.type in wanted:
                 apply(conn, ev)
-        last = fresh[-1]
-        conn.execute("UPDATE projection_meta SET value = ? WHERE key = 'checkpoint'", (str(last.position),))
+        conn.execute("UPDATE projection_meta SET value = ? WHERE key = 'checkpoint'", (str(last[0]),))
         conn.execute("UPDATE projection_meta SET value = ? WHERE key = 'checkpoint_recorded_at'",
-                     (repr(last.recorded_at),))
-        return last.position, last.recorded_at
+                     (repr(last[1]),))
+        return last
 
 
 def catch_up(journal: Journal, conn: apsw.Connection, projection: Projection,
@@ -285,20 +290,36 @@ class Projector:
             self._cond.notify_all()
 
     def step(self) -> int:
-        """Apply one batch (if any); returns how many events were read."""
+        """Apply one batch (if any); returns how many journal positions it moved past (0: up to date)."""
         self._follow_swaps()
-        events = list(self.journal.read(after=self._checkpoint, limit=BATCH, chunk=BATCH))
-        if events:
-            applied = apply_batch(self._conn, self.projection, events)
+        before = self._checkpoint
+        events, through = self._next_batch()
+        if through is not None:
+            applied = apply_batch(self._conn, self.projection, events, through)
             # Swapped while applying? Then that went to the retired file: follow (and catch up) first.
             if not self._follow_swaps():
                 self._publish(*applied)
-        else:
-            # Another process may have advanced the file (CLI crawl beside the server).
-            checkpoint, at = read_checkpoint(self._conn)
-            if checkpoint > self._checkpoint:
-                self._publish(checkpoint, at)
-        return len(events)
+            return max(0, through[0] - before)
+        # Another process may have advanced the file (CLI crawl beside the server).
+        checkpoint, at = read_checkpoint(self._conn)
+        if checkpoint > self._checkpoint:
+            self._publish(checkpoint, at)
+        return 0
+
+    def _next_batch(self) -> tuple[list[StoredEvent], tuple[int, float] | None]:
+        """The next events this projection applies (SQLite skips the others: a task projection does
+        not decode a crawl's thousands of catalogue events) and how far they take the checkpoint."""
+        head = self.journal.head()
+        if head <= self._checkpoint:
+            return [], None
+        types = sorted(self.projection.event_types)
+        events = [ev for ev in self.journal.read(after=self._checkpoint, limit=BATCH, chunk=BATCH, types=types)
+                  if ev.position <= head]
+        position = events[-1].position if len(events) == BATCH else head
+        if events and events[-1].position == position:
+            return events, (position, events[-1].recorded_at)
+        at = next(iter(self.journal.read(after=position - 1, limit=1))).recorded_at
+        return events, (position, at)
 
     def _run(self) -> None:
         while not self._stop.is_set():
