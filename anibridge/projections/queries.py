@@ -189,28 +189,28 @@ class CatalogQueries:
 
     def _candidates(self, norm: str, groups: list[list[str]], sites: list[str], media_type: str | None,
                     prefix: bool) -> list[tuple[str, str, str]]:
-        """(site, slug, normalized name) of names matching: exact names always, then the best FTS matches
-        by bm25 (short names with the query words first), so a common word cannot crowd the right title out."""
+        """(site, slug, normalized name) of names matching: every match when there are at most
+        _UNRANKED_MAX (exact names are among them), else exact names plus the best FTS matches by bm25
+        (short names with the query words first), so a common word cannot crowd the right title out."""
         site_marks = ",".join("?" * len(sites))
         type_filter = " AND t.media_type = ?" if media_type else ""
         type_args = (media_type,) if media_type else ()
         c = self.conn()
-        rows = c.execute(
-            "SELECT n.site, n.slug, n.norm FROM title_names n JOIN titles t ON t.site = n.site AND t.slug = n.slug"
-            f" WHERE n.norm = ? AND n.site IN ({site_marks}){type_filter}",
-            (norm, *sites, *type_args)).fetchall()
         match = _fts_query(groups, prefix)
         # Most queries match a few hundred names at most: take them all (every candidate is scored
         # afterwards anyway) and skip bm25, which costs more than the whole rest of a search.
         ids = [row[0] for row in c.execute(
             "SELECT rowid FROM title_fts WHERE title_fts MATCH ? LIMIT ?", (match, _UNRANKED_MAX + 1))]
         if len(ids) <= _UNRANKED_MAX:
-            rows += c.execute(
+            return c.execute(
                 "SELECT n.site, n.slug, n.norm FROM json_each(?) j CROSS JOIN title_names n ON n.id = j.value"
                 " JOIN titles t ON t.site = n.site AND t.slug = n.slug"
                 f" WHERE n.site IN ({site_marks}){type_filter}",
                 (orjson.dumps(ids), *sites, *type_args)).fetchall()
-            return rows
+        rows = c.execute(
+            "SELECT n.site, n.slug, n.norm FROM title_names n JOIN titles t ON t.site = n.site AND t.slug = n.slug"
+            f" WHERE n.norm = ? AND n.site IN ({site_marks}){type_filter}",
+            (norm, *sites, *type_args)).fetchall()
         rows += c.execute(
             "SELECT n.site, n.slug, n.norm FROM (SELECT rowid, rank FROM title_fts WHERE title_fts MATCH ?"
             " ORDER BY rank LIMIT 400) f JOIN title_names n ON n.id = f.rowid"
