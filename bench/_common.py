@@ -19,6 +19,12 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
+def peak_child_rss_mb() -> float:
+    """Largest peak RSS among this process's finished children, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
 def current_rss_mb() -> float | None:
     """Current RSS in MiB if psutil is installed, else None."""
     try:

@@ -49,9 +49,9 @@ from anibridge.events.types import (
 )
 
 try:
-    from bench._common import Stopwatch, peak_rss_mb, percentile, print_table, rate
+    from bench._common import Stopwatch, peak_child_rss_mb, peak_rss_mb, percentile, print_table, rate
 except ImportError:  # run as a script: bench/ is on sys.path
-    from _common import Stopwatch, peak_rss_mb, percentile, print_table, rate  # type: ignore[no-redef]
+    from _common import Stopwatch, peak_child_rss_mb, peak_rss_mb, percentile, print_table, rate  # type: ignore[no-redef]
 
 TARGET_EVENTS_PER_S = 50_000
 TARGET_RSS_MB = 300
@@ -189,7 +189,8 @@ def replay_child(journal_path: Path, base: Path) -> None:
     wall, cpu = time.perf_counter() - started, _cpu() - cpu0
     catch_wall, catch_cpu = caught_up[-1] if caught_up else (wall, cpu)
     print(json.dumps({"events": result.checkpoint, "wall_s": wall, "catch_up_s": catch_wall,
-                      "catch_up_cpu_s": catch_cpu, "rss_mb": peak_rss_mb(), "hash": result.content_hash,
+                      "catch_up_cpu_s": catch_cpu, "rss_mb": peak_rss_mb(), "helper_rss_mb": peak_child_rss_mb(),
+                      "hash": result.content_hash,
                       "file": str(result.file),
                       "size_mb": sum(p.stat().st_size for p in base.parent.glob(result.file.name + "*")) / 2**20}))
 
@@ -300,8 +301,10 @@ def main() -> None:
             ["replay wall time s (catch-up)", round(r["catch_up_s"], 2), "", ""],
             ["replay CPU time s (catch-up)", round(r["catch_up_cpu_s"], 2), "", ""],
             ["replay wall time s (with content hash)", round(r["wall_s"], 2), "", ""],
-            ["replay peak RSS MiB", round(r["rss_mb"], 1), f"< {TARGET_RSS_MB}",
-             "ok" if r["rss_mb"] < TARGET_RSS_MB else "MISSED"],
+            ["replay peak RSS MiB: rebuild process", round(r["rss_mb"], 1), "", ""],
+            ["replay peak RSS MiB: its helper process (episodes loader)", round(r["helper_rss_mb"], 1), "", ""],
+            ["replay peak RSS MiB: both (sum of peaks)", round(r["rss_mb"] + r["helper_rss_mb"], 1),
+             f"< {TARGET_RSS_MB}", "ok" if r["rss_mb"] + r["helper_rss_mb"] < TARGET_RSS_MB else "MISSED"],
             ["catalog file MiB", round(r["size_mb"], 1), "", ""],
         ]
         if not args.skip_lag:

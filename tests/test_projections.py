@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import apsw
@@ -19,7 +20,7 @@ import pytest
 from journal_factory import SITES, Scenario, catalog_scenario, upsert, write
 
 from anibridge.events import Journal
-from anibridge.events.journal import open_connection
+from anibridge.events.journal import StoredEvent, open_connection
 from anibridge.events.types import TitlesGenerationCompleted, TitlesGenerationStarted, TitleUpserted
 from anibridge.projections.catalog import CATALOG_SCHEMA_VERSION, CatalogProjection
 from anibridge.projections.projector import (
@@ -375,9 +376,10 @@ def test_apply_batch_rolls_back_rows_and_checkpoint_together(tmp_path: Path, jou
     events = list(journal.read())
 
     class Exploding(CatalogProjection):
-        def apply(self, c: apsw.Connection, ev: object) -> None:  # type: ignore[override]
-            super().apply(c, ev)  # type: ignore[arg-type]
-            if ev.position == 7:  # type: ignore[attr-defined]
+        def apply_many(self, c: apsw.Connection, evs: Iterable[StoredEvent]) -> None:
+            evs = list(evs)
+            super().apply_many(c, evs)  # everything written, then a failure before the commit
+            if any(ev.position == 7 for ev in evs):
                 raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):

@@ -10,15 +10,25 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
+import apsw
 import httpx
 import pytest
-from journal_factory import Scenario, catalog_scenario, upsert, write
+from journal_factory import Scenario, catalog_scenario, details, upsert, write
 
 from anibridge.events import Journal
-from anibridge.events.journal import open_connection
-from anibridge.events.types import TaskRequested, TitlesGenerationCompleted, TitlesGenerationStarted
+from anibridge.events.journal import StoredEvent, open_connection
+from anibridge.events.types import (
+    EpisodeInfo,
+    TaskRequested,
+    TitleDetailsFailed,
+    TitleDetailsRecorded,
+    TitleRemoved,
+    TitlesGenerationCompleted,
+    TitlesGenerationStarted,
+)
 from anibridge.projections.catalog import CatalogProjection
 from anibridge.projections.projector import (
     Projector,
@@ -78,6 +88,57 @@ def test_replay_equals_incremental(tmp_path: Path, journal: Journal, scenario: S
     tiny.close()
 
 
+def test_bulk_rebuild_equals_incremental_in_corner_cases(tmp_path: Path, journal: Journal) -> None:
+    """What the rebuild's bulk load (details held back and written together, episodes written by a
+    second process) must get right exactly as event-by-event application does."""
+    rng = random.Random(5)
+    site = "aniworld.to"
+
+    def gen(n: int, *events: object) -> list[object]:
+        return [TitlesGenerationStarted(site=site, generation=n, url="u"), *events,
+                TitlesGenerationCompleted(site=site, generation=n, total=0, added=0, changed=0, removed=0,
+                                          duration_s=1)]
+
+    same_episode_twice = TitleDetailsRecorded(
+        site=site, run=1, slug="title-3", content_hash="dup",
+        episodes=[EpisodeInfo(season=1, episode=1, title_de=f"Folge {v}", title_en="", languages=["German Dub"],
+                              hosters=["VOE"], path="/p") for v in (1, 2)])
+    def failed(k: int) -> TitleDetailsFailed:
+        return TitleDetailsFailed(site=site, run=1, slug=f"title-{k}", url="u", reason="503", retry_at=1.0)
+
+    events = [
+        *gen(1, *(upsert(site, 1, k, rng) for k in range(7))),
+        details(site, 1, 0, rng), details(site, 1, 1, rng), details(site, 1, 0, rng, episodes=3),  # twice
+        failed(2), details(site, 1, 2, rng),  # clears the failure
+        same_episode_twice, details(site, 1, 4, rng, episodes=0), details(site, 1, 5, rng, episodes=9), failed(5),
+        details(site, 1, 6, rng, episodes=8), details(site, 1, 6, rng, episodes=5),  # fewer episodes than before
+        # a slug twice in one generation (applied in journal order): removed, then back without episodes
+        *gen(2, TitleRemoved(site=site, generation=2, slug="title-1"), upsert(site, 2, 1, rng),
+             TitleRemoved(site=site, generation=2, slug="title-0")),
+        details(site, 2, 0, rng),  # removed meanwhile: ignored
+        details(site, 2, 1, rng, episodes=2), details(site, 2, 4, rng, episodes=4),
+        details(site, 2, 5, rng, episodes=2),
+        *gen(3, TitleRemoved(site=site, generation=3, slug="title-4"), upsert(site, 3, 0, rng)),
+        details(site, 3, 0, rng), details(site, 3, 3, rng, episodes=1),
+    ]
+    positions = journal.append(events)  # type: ignore[arg-type]
+    incremental = open_projection(tmp_path / "one-by-one.db", CatalogProjection())
+    assert catch_up(journal, incremental, CatalogProjection(), batch_size=1) == positions[-1]  # event by event
+    expected = content_hash(incremental, CatalogProjection().hash_queries())
+    incremental.close()
+    rebuilt = rebuild(journal, tmp_path / "catalog.db", CatalogProjection(), swap=False)
+    assert rebuilt.content_hash == expected
+    conn = open_connection(rebuilt.file, readonly=True)
+    counts = dict(conn.execute("SELECT slug, count(*) FROM episodes GROUP BY slug").fetchall())
+    assert {slug: counts.get(slug) for slug in ("title-1", "title-3", "title-4", "title-5", "title-6")} == {
+        "title-1": 2, "title-3": 1, "title-4": None, "title-5": 2, "title-6": 5}
+    assert conn.execute("SELECT count(*) FROM details_failures").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM title_fts WHERE title_fts MATCH 'alt'").fetchone()[0] == \
+        conn.execute("SELECT count(*) FROM title_names WHERE norm LIKE '% alt%'").fetchone()[0]
+    assert not list(tmp_path.glob("*-episodes*"))
+    conn.close()
+
+
 def test_rebuild_swaps_atomically_and_removes_the_old_file(tmp_path: Path, journal: Journal,
                                                            scenario: Scenario) -> None:
     write(journal, scenario.events)
@@ -107,6 +168,17 @@ def test_rebuild_failure_leaves_the_live_file_alone(tmp_path: Path, journal: Jou
         rebuild(journal, base, Broken())
     assert live_file(base) == live.file
     assert sorted(p.name for p in tmp_path.glob("catalog.*.db")) == [live.file.name]
+
+    class FailsHalfway(CatalogProjection):  # while the episodes loader runs
+        def apply_many(self, c: apsw.Connection, evs: Iterable[StoredEvent]) -> None:
+            evs = list(evs)
+            super().apply_many(c, evs)
+            if any(ev.type == "details.recorded" for ev in evs):
+                raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        rebuild(journal, base, FailsHalfway())
+    assert sorted(p.name for p in tmp_path.glob("catalog.*.db*")) == [live.file.name]  # no side file left
 
 
 def _get(client: httpx.Client, url: str) -> int:

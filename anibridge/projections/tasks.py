@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import apsw
@@ -36,6 +37,10 @@ class TaskProjection:
 
     def apply(self, conn: apsw.Connection, ev: StoredEvent) -> None:
         self._handlers[ev.type](conn, ev, payload(ev))
+
+    def apply_many(self, conn: apsw.Connection, events: Iterable[StoredEvent]) -> None:
+        for ev in events:
+            self._handlers[ev.type](conn, ev, payload(ev))
 
     @staticmethod
     def _set(conn: apsw.Connection, ev: StoredEvent, task_hash: str, **fields: Any) -> None:
