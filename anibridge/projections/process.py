@@ -24,7 +24,7 @@ from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 from ..events.journal import Journal
-from .projector import Lag, Projection, Projector, live_file, open_projection, read_checkpoint
+from .projector import Lag, Projection, Projector, live_file, measure_lag, open_projection, read_checkpoint
 
 log = logging.getLogger("anibridge.projector")
 
@@ -166,12 +166,4 @@ class ProjectorProcess:
         return True
 
     def lag(self) -> Lag:
-        head = self.journal.head()
-        checkpoint = self.checkpoint
-        lag_events = max(0, head - checkpoint)
-        lag_s = 0.0
-        if lag_events:
-            nxt = next(iter(self.journal.read(after=checkpoint, limit=1)), None)
-            if nxt is not None:
-                lag_s = max(0.0, time.time() - nxt.recorded_at)
-        return Lag(self.projection.name, head, checkpoint, lag_events, round(lag_s, 3), live_file(self.base).name)
+        return measure_lag(self.journal, self.projection.name, self.checkpoint, live_file(self.base).name)

@@ -233,6 +233,19 @@ class Lag:
     file: str
 
 
+def measure_lag(journal: Journal, name: str, checkpoint: int, file: str) -> Lag:
+    """How far a projection at ``checkpoint`` is behind the journal, in events and in seconds (the
+    age of the oldest event it has not applied yet)."""
+    head = journal.head()
+    lag_events = max(0, head - checkpoint)
+    lag_s = 0.0
+    if lag_events:
+        nxt = next(iter(journal.read(after=checkpoint, limit=1)), None)
+        if nxt is not None:
+            lag_s = max(0.0, time.time() - nxt.recorded_at)
+    return Lag(name, head, checkpoint, lag_events, round(lag_s, 3), file)
+
+
 class Projector:
     """Background thread keeping one projection file up to date with the journal."""
 
@@ -354,12 +367,4 @@ class Projector:
         return True
 
     def lag(self) -> Lag:
-        head = self.journal.head()
-        cp = self._checkpoint
-        lag_events = max(0, head - cp)
-        lag_s = 0.0
-        if lag_events:
-            nxt = next(iter(self.journal.read(after=cp, limit=1)), None)
-            if nxt is not None:
-                lag_s = max(0.0, time.time() - nxt.recorded_at)
-        return Lag(self.projection.name, head, cp, lag_events, round(lag_s, 3), self._file.name)
+        return measure_lag(self.journal, self.projection.name, self._checkpoint, self._file.name)
