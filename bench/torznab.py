@@ -475,8 +475,7 @@ def main() -> None:
     print()
     print_table(["request", "conns", "req/s", "p50 ms", "p99 ms", "errors", "notes"], rows,
                 title=f"Torznab over loopback ({os.cpu_count()} CPUs; server: `anibridge serve` subprocess,"
-                      f" uvicorn {'with' if _has('uvloop') else 'without'} uvloop,"
-                      f" {'httptools' if _has('httptools') else 'h11'})")
+                      f" uvicorn, asyncio loop, {'httptools' if _has('httptools') else 'h11'})")
     at16 = [r for r in rows if r[1] == 16]
     worst = max((float(r[4]) for r in at16), default=0.0)  # type: ignore[arg-type]
     errors = sum(int(r[5]) for r in rows)  # type: ignore[call-overload]

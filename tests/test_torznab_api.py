@@ -12,6 +12,7 @@ import hashlib
 import re
 import threading
 import time
+import urllib.parse
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -541,6 +542,46 @@ def test_post_form_equals_get(env: Env) -> None:
     # query string and form together: both count
     both = env.client.post(f"{API}?t=tvsearch", data={k: v for k, v in params.items() if k != "t"})
     assert both.content == get.content
+
+
+def test_fast_get_path_reads_parameters_like_the_fastapi_route(env: Env) -> None:
+    """GET is answered ahead of FastAPI (TorznabFastPath), POST by the FastAPI route: the same
+    parameters must give the same bytes, however the query string is spelled."""
+    slug, tvdb, emap = mapped_series(env, "aniworld.to")[0]
+    ts, te, _ = next(iter(emap.values()))
+    name = env.catalog.title("aniworld.to", slug).title  # type: ignore[union-attr]
+    spellings = [
+        # a repeated parameter: the last one counts
+        (f"t=search&t=tvsearch&tvdbid={tvdb}&season={ts}&ep={te}",
+         {"t": "tvsearch", "tvdbid": str(tvdb), "season": str(ts), "ep": str(te)}),
+        # '+' and %20 are spaces, UTF-8 percent escapes, blank values kept
+        ("t=search&q=" + urllib.parse.quote_plus(name) + "&cat=&extended=1",
+         {"t": "search", "q": name, "cat": "", "extended": "1"}),
+        ("t=search&q=" + urllib.parse.quote(name + " ü") + "&limit=5", {"t": "search", "q": name + " ü", "limit": "5"}),
+    ]
+    for query, form in spellings:
+        get = env.client.get(f"{API}?{query}")
+        post = env.client.post(API, data=form)
+        assert get.status_code == post.status_code == 200, (query, get.text[:200])
+        assert get.content == post.content, query
+        assert get.headers["content-type"] == post.headers["content-type"]
+    assert parse_feed(env.client.get(f"{API}?{spellings[0][0]}"))
+
+
+def test_unexpected_failure_is_a_newznab_error_and_the_server_keeps_serving(
+        env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from anibridge.http import torznab
+
+    def broken(runtime: object, params: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(torznab, "answer", broken)
+    for resp in (env.client.get(API, params={"t": "caps"}), env.client.post(API, data={"t": "caps"})):
+        assert resp.status_code == 500
+        code, description = parse_error(resp)
+        assert code == 900 and "log" in description
+    monkeypatch.undo()
+    assert ET.fromstring(env.client.get(API, params={"t": "caps"}).content).tag == "caps"
 
 
 # --- API key --------------------------------------------------------------------------------------------

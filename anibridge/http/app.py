@@ -45,6 +45,8 @@ def create_app(runtime: Runtime) -> FastAPI:
                 raise
             continue
         app.include_router(module.router)
+        if optional == "torznab":
+            app.add_middleware(module.TorznabFastPath, runtime=runtime)
 
     @app.exception_handler(apsw.FullError)
     @app.exception_handler(apsw.ReadOnlyError)
