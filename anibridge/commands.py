@@ -99,6 +99,7 @@ def crawl(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
     from .config import SITE_ALIASES
+    from .crawlers.process import lower_priority
     from .crawlers.scheduler import crawl_site
     from .crawlers.stages import StageRunner
     from .projections.catalog import CatalogProjection
@@ -114,6 +115,7 @@ def crawl(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         sites.append(site)
     stages = ("titles", "details", "canonical") if args.stage == "all" else (args.stage,)
+    lower_priority(settings.crawl_nice)  # a running server's requests come first
     journal = open_journal(settings)
     projector = Projector(journal, settings.catalog_path, CatalogProjection())
     projector.start()

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     # Apply catalogue events in a child process, so a crawl's bursts never compete with searches for
     # the server's interpreter lock.
     catalog_projector_process: bool = True
+    # Scheduled crawls run in a child process (out of the server's interpreter lock), niced by
+    # CRAWL_NICE steps so that answering Sonarr always comes before refreshing the catalogue.
+    crawl_process: bool = True
+    crawl_nice: int = Field(10, ge=0, le=19)
     log_level: str = "INFO"
 
     @classmethod

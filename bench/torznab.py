@@ -6,8 +6,11 @@
    (``python -m anibridge.devworld``, titles split evenly over the three sites) and crawl it with
    ``anibridge crawl`` (titles, details, canonical) into ``DIR``. How long that took is printed.
 2. Start the world again on day 1 (titles added, removed, renamed; new episodes) and
-   ``anibridge serve --no-crawl`` on ``DIR`` as its own process, then run ``anibridge crawl`` on
-   day 1 in a loop so the journal grows and the server's projector applies events during the load.
+   ``anibridge serve`` on ``DIR`` as its own process. During the load the server crawls day 1 the way
+   a deployment does, with its own scheduler (a niced child process; each site's crawl is started
+   again through ``POST /admin/crawl/<site>`` whenever it finishes), so the journal grows and the
+   server's projector applies events while requests are answered. ``--crawl-in cli`` runs
+   ``anibridge crawl`` in a loop beside a ``serve --no-crawl`` instead (the previous set-up).
 3. For 16 and 64 keep-alive connections (a small raw asyncio HTTP/1.1 client, so the client costs
    little CPU next to the server) measure requests/s and p50/p99 latency of
    tvsearch q+season+ep, tvsearch tvdbid+season+ep and search q; count errors (non-200, bad XML)
@@ -355,14 +358,35 @@ def peer_rows(data: Path, texts: list[str]) -> list[list[object]]:
 
 
 # --- main ----------------------------------------------------------------------------------------
-def start_server(data: Path, world_base: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(data: Path, world_base: str, crawl: bool = False) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    proc = subprocess.Popen([PYTHON, "-m", "anibridge.cli", "serve", "--no-crawl", "--host", "127.0.0.1",
-                             "--port", str(port)], cwd=ROOT, env=anibridge_env(data, world_base),
+    proc = subprocess.Popen([PYTHON, "-m", "anibridge.cli", "serve", *([] if crawl else ["--no-crawl"]),
+                             "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=anibridge_env(data, world_base),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     wait_http(f"{base}/health")
     return proc, base
+
+
+class ServerCrawls:
+    """The server's own scheduled crawls of day 1, started again (``POST /admin/crawl/<site>``) whenever
+    one finishes."""
+
+    SITES = ("aniworld.to", "s.to", "megakino")
+
+    def __init__(self, data: Path, base: str) -> None:
+        self.data, self.base = data, base
+        self.runs = 0
+        self.head_before = journal_head(data)
+
+    def tick(self) -> None:
+        for site in self.SITES:
+            r = httpx.post(f"{self.base}/admin/crawl/{site}", timeout=10)
+            r.raise_for_status()
+            self.runs += bool(r.json()["started"])
+
+    def stop(self) -> None:
+        pass  # stopping the server stops its crawls
 
 
 class CrawlLoop:
@@ -401,7 +425,8 @@ async def sample_lag(base: str, samples: list[tuple[float, int]], stop: asyncio.
                 await asyncio.wait_for(stop.wait(), 0.1)
 
 
-async def load_phase(base: str, mix: Mix, conns_list: list[int], seconds: float, crawl: CrawlLoop | None,
+async def load_phase(base: str, mix: Mix, conns_list: list[int], seconds: float,
+                     crawl: CrawlLoop | ServerCrawls | None,
                      lag: list[tuple[float, int]], only: set[str] | None = None) -> list[list[object]]:
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_lag(base, lag, stop))
@@ -412,7 +437,8 @@ async def load_phase(base: str, mix: Mix, conns_list: list[int], seconds: float,
         await sampler
 
 
-async def _load_phase(base: str, mix: Mix, conns_list: list[int], seconds: float, crawl: CrawlLoop | None,
+async def _load_phase(base: str, mix: Mix, conns_list: list[int], seconds: float,
+                      crawl: CrawlLoop | ServerCrawls | None,
                       only: set[str] | None) -> list[list[object]]:
     rows: list[list[object]] = []
     scenarios = [("tvsearch q+season+ep", mix.tv_q, True), ("tvsearch tvdbid+season+ep", mix.tv_tvdb, True),
@@ -441,6 +467,8 @@ def main() -> None:
     parser.add_argument("--conns", default="16,64")
     parser.add_argument("--prepare-only", action="store_true")
     parser.add_argument("--no-crawl", action="store_true", help="no concurrent crawl during the load")
+    parser.add_argument("--crawl-in", choices=("server", "cli"), default="server",
+                        help="who crawls during the load: the server's scheduler (default) or `anibridge crawl`")
     parser.add_argument("--only", default="", help="comma-separated scenarios to run (default: all),"
                         " e.g. 'search q,tvsearch q+season+ep'")
     args = parser.parse_args()
@@ -457,8 +485,13 @@ def main() -> None:
     print(f"catalogue now: {counts}")
     mix = build_mix(data)
     world = World(max(1, args.titles // 3), day=1)
-    server, base = start_server(data, world.base)
-    crawl = None if args.no_crawl else CrawlLoop(data, world.base)
+    server_crawls = not args.no_crawl and args.crawl_in == "server"
+    server, base = start_server(data, world.base, crawl=server_crawls)
+    crawl: CrawlLoop | ServerCrawls | None = None
+    if server_crawls:
+        crawl = ServerCrawls(data, base)
+    elif not args.no_crawl:
+        crawl = CrawlLoop(data, world.base)
     lag: list[tuple[float, int]] = []
     try:
         bad_xml = validate_sample(base, mix.tv_q + mix.tv_tvdb + mix.search_q)
@@ -483,7 +516,8 @@ def main() -> None:
           f" worst p99 at 16 = {worst:.1f} ms, errors = {errors}, XML parse failures in sample = {bad_xml},"
           f" 'database is locked' in server log: {'database is locked' in stderr}")
     if crawl is not None:
-        print(f"concurrent crawl: {crawl.runs} `anibridge crawl` run(s) on day 1; journal grew from"
+        who = "server-scheduled crawl" if isinstance(crawl, ServerCrawls) else "`anibridge crawl`"
+        print(f"concurrent crawl: {crawl.runs} {who} run(s) on day 1; journal grew from"
               f" {crawl.head_before:,} to {journal_head(data):,} events during the load")
     if lag:
         secs = [s for s, _ in lag]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import schedule
 
+from .process import CrawlProcess
 from .stages import StageRunner
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class CrawlScheduler:
         self.runner = StageRunner(runtime.settings, runtime.journal, runtime.catalog_projector, runtime.catalog)
         self._threads: list[threading.Thread] = []
         self._retry_delay: dict[str, float] = {}
+        self._children: dict[str, CrawlProcess] = {}
 
     def start(self) -> None:
         loop_thread = threading.Thread(target=self._loop.run_forever, name="crawl-loop", daemon=True)
@@ -96,7 +98,10 @@ class CrawlScheduler:
 
     async def _crawl(self, site: str) -> None:
         try:
-            await crawl_site(self.runner, site)
+            if self.settings.crawl_process:
+                await asyncio.to_thread(self._crawl_in_child, site)
+            else:
+                await crawl_site(self.runner, site)
         except Exception:
             log.exception("%s: catalogue crawl stopped by an unexpected error", site)
         await asyncio.to_thread(self.runtime.catalog_projector.wait_until, self.runtime.journal.head(), 30)
@@ -117,6 +122,18 @@ class CrawlScheduler:
         with self._lock:
             self._schedule.every(delay).seconds.do(retry_once).tag(site, "retry")
 
+    def _crawl_in_child(self, site: str) -> None:
+        if self._stop.is_set():
+            return
+        child = CrawlProcess(self.settings, site)
+        self._children[site] = child
+        try:
+            code = child.wait()
+        finally:
+            self._children.pop(site, None)
+        if code not in (0, 1) and not self._stop.is_set():  # 1: a stage failed, and said why itself
+            log.error("%s: the crawl process ended with exit code %s", site, code)
+
     def next_run(self, site: str) -> float | None:
         jobs = [j for j in self._schedule.get_jobs(site) if j.next_run]
         if not jobs:
@@ -130,6 +147,8 @@ class CrawlScheduler:
 
     def stop(self) -> None:
         self._stop.set()
+        for child in list(self._children.values()):
+            child.stop()
         for fut in self._running.values():
             fut.cancel()
         self._loop.call_soon_threadsafe(self._loop.stop)

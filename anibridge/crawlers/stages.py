@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ..config import Settings
 from ..events import Journal
@@ -31,8 +32,6 @@ from ..events.types import (
     TitlesGenerationStarted,
     TitleUpserted,
 )
-from ..projections.process import ProjectorProcess
-from ..projections.projector import Projector
 from ..projections.queries import CatalogQueries
 from .fetch import Fetcher, FetchError
 from .parsers.common import ParseError, content_hash
@@ -73,8 +72,15 @@ class CrawlAborted(Exception):
     pass
 
 
+class CatchesUp(Protocol):
+    """Whatever tells a crawl that the catalogue has applied the journal up to a position: a projector
+    (in this process or a child), or a reader of a file another process projects."""
+
+    def wait_until(self, position: int, timeout: float = ...) -> bool: ...
+
+
 class StageRunner:
-    def __init__(self, settings: Settings, journal: Journal, projector: Projector | ProjectorProcess,
+    def __init__(self, settings: Settings, journal: Journal, projector: CatchesUp,
                  queries: CatalogQueries,
                  *, fetcher_factory: Callable[[str], Fetcher] | None = None,
                  title_timeout: float = TITLE_TIMEOUT_S) -> None:

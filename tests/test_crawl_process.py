@@ -1,0 +1,111 @@
+"""Scheduled crawls run in a niced child process: the server's interpreter lock and CPU stay with
+requests. The child appends to the journal and reads the catalogue the server projects; it is gone
+when the crawl ends, when the server stops, and when the server is killed with -9. Real processes,
+a real provider world over loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from anibridge.devworld.testing import running_world
+from anibridge.testing import running_anibridge, settings_for, world_env
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1][0] != "Z"  # a zombie counts as gone
+    except FileNotFoundError:
+        return False
+
+
+def _wait(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+# Every megakino page answers 0.3 s late: the crawl lasts long enough to be looked at.
+SLOW = [{"site": "megakino", "path": ".*", "mode": "latency", "seconds": 0.3}]
+
+
+def test_scheduled_crawl_runs_in_a_niced_child_and_fills_the_catalogue(tmp_path: Path) -> None:
+    with running_world(seed=3, titles=6, faults=SLOW) as world, running_anibridge(
+            tmp_path, crawl=True, downloads=False, CATALOG_SITES="megakino", CRAWL_NICE="7", **world_env(world)) as h:
+        scheduler = h.runtime.scheduler
+        assert scheduler is not None
+        _wait(lambda: "megakino" in scheduler._children, 20, "no crawl process was started")
+        child = scheduler._children["megakino"].process
+        assert child.pid is not None and child.pid != os.getpid()
+        server_nice = os.getpriority(os.PRIO_PROCESS, 0)
+        _wait(lambda: os.getpriority(os.PRIO_PROCESS, child.pid) == min(19, server_nice + 7), 10,  # type: ignore[arg-type]
+              "the crawl process did not lower its priority")
+        assert os.getpriority(os.PRIO_PROCESS, 0) == server_nice  # the server's own priority is untouched
+        _wait(lambda: not scheduler.is_running("megakino"), 120, "the crawl did not finish")
+        assert not _alive(child.pid)
+        catalog = h.runtime.catalog
+        assert catalog.titles_ready("megakino")
+        status = catalog.stage_status()["megakino"]
+        assert status["details"]["state"] == "ready" and status["canonical"]["state"] in ("ready", "failed")
+        assert catalog.counts("megakino")["with_details"] == catalog.counts("megakino")["titles"] > 0
+
+
+def test_stopping_the_server_mid_crawl_stops_the_child_and_the_next_start_finishes(tmp_path: Path) -> None:
+    with running_world(seed=3, titles=6, faults=SLOW) as world:
+        env = {"CATALOG_SITES": "megakino", **world_env(world)}
+        with running_anibridge(tmp_path, crawl=True, downloads=False, **env) as h:
+            scheduler = h.runtime.scheduler
+            assert scheduler is not None
+            _wait(lambda: "megakino" in scheduler._children, 20, "no crawl process was started")
+            pid = scheduler._children["megakino"].process.pid
+            assert pid is not None
+            _wait(lambda: h.runtime.journal.head() > 0, 20, "the crawl appended nothing")
+        assert not _alive(pid), "the crawl process outlived the server"
+        world.clear_faults()
+        with running_anibridge(tmp_path, crawl=True, downloads=False, **env) as h:
+            catalog = h.runtime.catalog
+            _wait(lambda: catalog.titles_ready("megakino") and catalog.stage_status()["megakino"].get(
+                "details", {}).get("state") == "ready", 120, "the restarted crawl did not finish")
+            assert catalog.counts("megakino")["titles"] > 0
+
+
+_SERVER = textwrap.dedent("""
+    import pickle, sys, time
+    from anibridge.crawlers.process import CrawlProcess
+    from anibridge.events import Journal
+    from anibridge.projections.catalog import CatalogProjection
+    from anibridge.projections.projector import Projector
+    settings = pickle.loads(bytes.fromhex(sys.argv[1]))
+    Projector(Journal(settings.journal_path), settings.catalog_path, CatalogProjection()).start()
+    crawl = CrawlProcess(settings, "megakino")
+    print(crawl.process.pid, flush=True)
+    time.sleep(600)
+""")
+
+
+def test_crawl_child_exits_when_its_server_is_killed(tmp_path: Path) -> None:
+    import pickle
+
+    with running_world(seed=3, titles=6, faults=SLOW) as world:
+        settings = settings_for(tmp_path, CATALOG_SITES="megakino", **world_env(world))
+        server = subprocess.Popen([sys.executable, "-c", _SERVER, pickle.dumps(settings).hex()],
+                                  stdout=subprocess.PIPE, text=True, cwd=REPO)
+        try:
+            assert server.stdout is not None
+            child = int(server.stdout.readline())
+            assert _alive(child)
+            server.send_signal(signal.SIGKILL)
+            server.wait(10)
+            _wait(lambda: not _alive(child), 10, "the crawl process outlived its server")
+        finally:
+            if server.poll() is None:
+                server.kill()
