@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from anibridge.http.torznab_releases import known_languages, title_releases
 from anibridge.http.torznab_xml import TorznabItem, render_item
-from anibridge.projections.queries import EpisodeHit, TitleHit
+from anibridge.projections.queries import EpisodeHit, TitleHit, episode_row
 from anibridge.releases import LANGUAGES, MagnetError, build_magnet, estimate_size, info_hash, release_title
 
 
@@ -101,3 +101,19 @@ def test_refuses_what_build_magnet_refuses() -> None:
         fast(_hit(slug="../etc"), _ep(), 5070, False)
     with pytest.raises(MagnetError):
         fast(_hit(), _ep(season=10_001), 5070, False)
+
+
+def test_rows_render_as_their_episodes_until_the_page_is_full() -> None:
+    """``render_rows`` (a search's rows straight from SQL) gives what ``render`` gives episode by episode,
+    and stops after the episode that brings ``out`` to ``want`` items."""
+    hit = _hit(tvdb_id=424536, tvdb_title="Frieren: Beyond Journey's End")
+    eps = [_ep(1, 1), _ep(1, 2, ("German Sub", "Japanese Dub", ""), tvdb_season=2, tvdb_episode=5, title_de=""),
+           _ep(1, 3, ()), _ep(1, 4, ("English Dub", "German Dub"))]
+    rows = [episode_row(ep) for ep in eps]
+    releases = title_releases(hit, 5070, False)
+    out: list[str] = []
+    releases.render_rows(rows, out, 100)
+    assert out == [item for ep in eps for item in fast(hit, ep, 5070, False)]
+    out = []
+    releases.render_rows(iter(rows), out, 5)
+    assert out == fast(hit, eps[0], 5070, False) + fast(hit, eps[1], 5070, False)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import chain
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
@@ -14,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..config import Settings
-from ..projections.queries import CatalogQueries, EpisodeHit, TitleHit
+from ..projections.queries import CatalogQueries, EpisodeHit, EpisodeRow, TitleHit, episode_row
 from .security import same_secret
 from .torznab_params import TorznabError, TorznabQuery, parse_query, split_absolute
 from .torznab_releases import known_languages, title_releases
@@ -159,7 +160,7 @@ def answer(runtime, params: Mapping[str, str]) -> Response:
     if sites and not ready:
         return _error(900, _initializing(catalog, sites), 503)
     try:
-        items = list(_page(_items(settings, catalog, ready, query), query.offset, query.limit))
+        items = _items(settings, catalog, ready, query)
     except Exception:
         log.exception("Torznab %s search failed for %r", query.t, dict(params) | {"apikey": "***"})
         return _error(900, "search failed inside AniBridge; see its log", 500)
@@ -185,14 +186,6 @@ def _initializing(catalog: CatalogQueries, sites: list[str]) -> str:
     return "AniBridge is initializing its catalogue; try again shortly. " + "; ".join(parts)
 
 
-def _page(items: Iterator[str], offset: int, limit: int) -> Iterator[str]:
-    for i, item in enumerate(items):
-        if i >= offset + limit:
-            return
-        if i >= offset:
-            yield item
-
-
 def _probe(settings: Settings, catalog: CatalogQueries, ready: list[str], q: TorznabQuery) -> list[str]:
     """An RSS-style request (no query): the connectivity item, then the newest releases.
 
@@ -211,10 +204,45 @@ def _probe(settings: Settings, catalog: CatalogQueries, ready: list[str], q: Tor
     return items[: q.limit]
 
 
-def _items(settings: Settings, catalog: CatalogQueries, sites: list[str], q: TorznabQuery) -> Iterator[str]:
+class _Page:
+    """A search's releases in order, rendered until one past the requested page (as far as a lazy
+    pager reads, so a release that cannot be rendered fails the search whether or not it is shown)."""
+
+    def __init__(self, settings: Settings, offset: int, limit: int) -> None:
+        self.settings = settings
+        self.offset, self.limit = offset, limit
+        self.want = offset + limit + 1
+        self.items: list[str] = []
+
+    @property
+    def full(self) -> bool:
+        return len(self.items) >= self.want
+
+    def add(self, hit: TitleHit, rows: Iterable[EpisodeRow], movie: bool = False) -> None:
+        """The releases of ``hit``'s episodes ``rows``, read only as far as the page needs: it is usually
+        full long before the last episode."""
+        it = iter(rows)
+        first = next(it, None)
+        if first is None:  # no releases: title_releases (which refuses a bad slug) is not even asked
+            return
+        releases = title_releases(hit, site_category(self.settings, hit.site, hit.media_type), movie)
+        releases.render_rows(chain((first,), it), self.items, self.want)
+
+    def releases(self) -> list[str]:
+        return self.items[self.offset: self.offset + self.limit]
+
+
+def _items(settings: Settings, catalog: CatalogQueries, sites: list[str], q: TorznabQuery) -> list[str]:
+    """The releases of the requested page."""
+    page = _Page(settings, q.offset, q.limit)
     if q.t == "movie":
-        yield from _movie_items(settings, catalog, sites, q)
-        return
+        _movie_items(catalog, sites, q, page)
+    else:
+        _tv_items(catalog, sites, q, page)
+    return page.releases()
+
+
+def _tv_items(catalog: CatalogQueries, sites: list[str], q: TorznabQuery, page: _Page) -> None:
     canonical = False
     absolute: int | None = None
     if q.tvdbid:
@@ -239,21 +267,19 @@ def _items(settings: Settings, catalog: CatalogQueries, sites: list[str], q: Tor
     else:
         return
     for hit in titles:
+        if page.full:
+            return
         if hit.media_type == "movie":
             if q.t != "tvsearch":
-                yield from _movie_title_items(settings, catalog, hit)
-            continue
-        if absolute is not None:
-            for ep in catalog.episode_by_absolute(hit.site, hit.slug, absolute):
-                yield from _episode_items(settings, hit, ep)
-            continue
-        # Read lazily: the page (offset + limit releases) is usually full long before the last episode.
-        for ep in catalog.iter_episodes(hit.site, hit.slug, q.season, q.ep, canonical=canonical, limit=EPISODES):
-            yield from _episode_items(settings, hit, ep)
+                page.add(hit, catalog.iter_episode_rows(hit.site, hit.slug), movie=True)
+        elif absolute is not None:
+            page.add(hit, map(episode_row, catalog.episode_by_absolute(hit.site, hit.slug, absolute)))
+        else:
+            page.add(hit, catalog.iter_episode_rows(hit.site, hit.slug, q.season, q.ep, canonical=canonical,
+                                                    mapped=hit.mapped, limit=EPISODES))
 
 
-def _movie_items(settings: Settings, catalog: CatalogQueries, sites: list[str],
-                 q: TorznabQuery) -> Iterator[str]:
+def _movie_items(catalog: CatalogQueries, sites: list[str], q: TorznabQuery, page: _Page) -> None:
     if q.imdbid:
         titles = catalog.titles_by_imdb(f"tt{q.imdbid}", sites)
     elif q.q:
@@ -267,12 +293,9 @@ def _movie_items(settings: Settings, catalog: CatalogQueries, sites: list[str],
     else:
         return
     for hit in titles:
-        yield from _movie_title_items(settings, catalog, hit)
-
-
-def _movie_title_items(settings: Settings, catalog: CatalogQueries, hit: TitleHit) -> Iterator[str]:
-    for ep in catalog.episodes(hit.site, hit.slug):
-        yield from _episode_items(settings, hit, ep, movie=True)
+        if page.full:
+            return
+        page.add(hit, catalog.iter_episode_rows(hit.site, hit.slug), movie=True)
 
 
 def _episode_items(settings: Settings, hit: TitleHit, ep: EpisodeHit, movie: bool = False) -> Iterator[str]:

@@ -54,9 +54,11 @@ def clean(value: object) -> str:
     return _ILLEGAL.sub("", str(value))
 
 
-# Most values (numbers, hashes, dotted release names) need no escaping: one regex search decides.
-_NEEDS_TEXT_WORK = re.compile("[&<>]|[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_NEEDS_ATTR_WORK = re.compile('[&<>"\t\n\r]|[^\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]')
+# Most values (numbers, hashes, dotted release names) need no escaping: one regex search decides. Each
+# is one negated class, what needs no work (legal characters but & < >, and " and \t\n\r in attributes):
+# twice as fast as the alternation "markup or illegal".
+_NEEDS_TEXT_WORK = re.compile("[^\t\n\r\x20-\x25\x27-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NEEDS_ATTR_WORK = re.compile("[^\x20\x21\x23-\x25\x27-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _text(value: object) -> str:
@@ -135,10 +137,12 @@ def render_feed(
         f"<link>{_text(link)}</link>",
         f'<torznab:response offset="{int(offset)}" total="{int(total)}"/>',
     ]
-    for item in items:
-        parts.append(item if isinstance(item, str) else render_item(item))
-    parts.append("</channel></rss>")
-    return "".join(parts).encode("utf-8")
+    # Encoded item by item: most items are ASCII, which encodes as a plain copy, while one non-ASCII
+    # character anywhere makes the whole document take the slower path.
+    body = ["".join(parts).encode()]
+    body += [(item if isinstance(item, str) else render_item(item)).encode() for item in items]
+    body.append(b"</channel></rss>")
+    return b"".join(body)
 
 
 def render_error(code: int, description: str) -> bytes:

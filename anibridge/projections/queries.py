@@ -22,7 +22,8 @@ _STATUS_COLUMNS = ("site", "stage", "state", "run", "live_generation", "total", 
 _TITLE_SELECT = """
 SELECT t.site, t.slug, coalesce(nullif(t.page_title, ''), t.title), t.media_type, t.year, t.first_seen_at,
        coalesce(o.tvdb_id, CASE WHEN c.status = 'matched' THEN c.tvdb_id END) AS tvdb_id,
-       c.tvdb_title, c.imdb_id, coalesce(c.year, t.year) AS canon_year, o.tvdb_id IS NOT NULL AS pinned
+       c.tvdb_title, c.imdb_id, coalesce(c.year, t.year) AS canon_year, o.tvdb_id IS NOT NULL AS pinned,
+       EXISTS (SELECT 1 FROM episode_map m WHERE m.site = t.site AND m.slug = t.slug) AS mapped
 FROM titles t
 LEFT JOIN canonical c ON c.site = t.site AND c.slug = t.slug
 LEFT JOIN canonical_overrides o ON o.site = t.site AND o.slug = t.slug
@@ -43,6 +44,7 @@ class TitleHit:
     canon_year: int | None
     pinned: bool
     score: float = 0.0
+    mapped: bool | None = None  # has a TVDB episode map (``CatalogQueries.has_episode_map``); None: not read
 
     @property
     def display_title(self) -> str:
@@ -66,8 +68,18 @@ class EpisodeHit:
     absolute: int | None
 
 
+# What a release needs of an episode (CatalogQueries.iter_episode_rows): season, episode, title_de,
+# title_en, languages ("German Dub,German Sub"), first_seen_at, tvdb_season, tvdb_episode.
+EpisodeRow = tuple[int, int, str, str, str, float, int | None, int | None]
+
+
+def episode_row(ep: EpisodeHit) -> EpisodeRow:
+    return (ep.season, ep.episode, ep.title_de, ep.title_en, ",".join(ep.languages), ep.first_seen_at,
+            ep.tvdb_season, ep.tvdb_episode)
+
+
 def _title(row: tuple[Any, ...], score: float = 0.0) -> TitleHit:
-    return TitleHit(*row[:10], pinned=bool(row[10]), score=score)
+    return TitleHit(*row[:10], pinned=bool(row[10]), score=score, mapped=bool(row[11]))
 
 
 def _fts_query(tokens: list[list[str]], prefix: bool = True) -> str:
@@ -102,6 +114,16 @@ def _umlaut_spellings(token: str) -> list[str]:
     for spot in reversed(spots):
         out += [v[: spot + 1] + "e" + v[spot + 1:] for v in out]
     return out
+
+
+def _passes(qtoks: list[str]) -> Iterator[tuple[list[list[str]], bool]]:
+    """Token groups a search tries in turn (see ``search_titles``), and whether each is relaxed."""
+    yield [[t] for t in qtoks], False
+    if any(re.search(r"[aou](?!e)", t) for t in qtoks):
+        yield [_umlaut_spellings(t) for t in qtoks], True
+    content = [t for t in qtoks if t not in _STOPWORDS]
+    if content and len(content) < len(qtoks):
+        yield [_umlaut_spellings(t) for t in content], True
 
 
 def _deumlaut(text: str) -> str:
@@ -159,15 +181,9 @@ class CatalogQueries:
         qtoks = norm.split()
         if not qtoks or not sites:
             return []
-        passes: list[tuple[list[list[str]], bool]] = [([[t] for t in qtoks], False)]
-        if any(re.search(r"[aou](?!e)", t) for t in qtoks):
-            passes.append(([_umlaut_spellings(t) for t in qtoks], True))
-        content = [t for t in qtoks if t not in _STOPWORDS]
-        if content and len(content) < len(qtoks):
-            passes.append(([_umlaut_spellings(t) for t in content], True))
         candidates: list[tuple[str, str, str]] = []
         fuzzy = False
-        for groups, relaxed in passes:
+        for groups, relaxed in _passes(qtoks):
             candidates = self._candidates(norm, groups, sites, media_type, prefix)
             if candidates:
                 fuzzy = relaxed
@@ -175,14 +191,23 @@ class CatalogQueries:
         if not candidates:
             return []
         qkey = _deumlaut(norm) if fuzzy else norm
-        qset = qkey.split()
+        qkeys = qkey.split()
+        qcount, qset = len(qkeys), set(qkeys)
         best: dict[tuple[str, str], float] = {}
         for site, slug, name in candidates:
-            score = _score(qkey, qset, _deumlaut(name) if fuzzy else name)
+            score = _score(qkey, qcount, qset, _deumlaut(name) if fuzzy else name)
             if score > best.get((site, slug), -1.0):
                 best[(site, slug)] = score
         ranked = sorted(best.items(), key=lambda kv: -kv[1])[: limit * 4]
-        rows = self._title_rows([key for key, _ in ranked])
+        if not ranked:
+            return []
+        # Only titles scoring at least the limit-th best can be among the first ``limit`` (ties go by
+        # title length): the others are read only if one of those went away meanwhile.
+        floor = ranked[min(limit, len(ranked)) - 1][1]
+        contenders = [key for key, score in ranked if score >= floor]
+        rows = self._title_rows(contenders)
+        if len(rows) < len(contenders) < len(ranked):
+            rows = self._title_rows([key for key, _ in ranked])
         hits = [_title(rows[key], score) for key, score in ranked if key in rows]
         hits.sort(key=lambda h: (-h.score, len(h.title), h.site, h.slug))
         return hits[:limit]
@@ -220,11 +245,13 @@ class CatalogQueries:
         return rows
 
     def _title_rows(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[Any, ...]]:
-        """Title rows by (site, slug), in one query (a row-value IN list walks the primary key)."""
+        """Title rows by (site, slug), in one query (a row-value IN list walks the primary key). One SQL
+        text for any number of keys: it stays among the connection's prepared statements."""
         if not keys:
             return {}
-        sql = _TITLE_SELECT + " WHERE (t.site, t.slug) IN (VALUES " + ",".join(["(?,?)"] * len(keys)) + ")"
-        return {(row[0], row[1]): row for row in self.conn().execute(sql, [x for key in keys for x in key])}
+        return {(row[0], row[1]): row for row in self.conn().execute(
+            _TITLE_SELECT + " WHERE (t.site, t.slug) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))",
+            (orjson.dumps(keys),))}
 
     def title(self, site: str, slug: str) -> TitleHit | None:
         row = self.conn().execute(_TITLE_SELECT + " WHERE t.site = ? AND t.slug = ?", (site, slug)).fetchone()
@@ -263,6 +290,12 @@ class CatalogQueries:
     LEFT JOIN episode_map m ON m.site = e.site AND m.slug = e.slug AND m.season = e.season AND m.episode = e.episode
     """
 
+    _ROW_SELECT = """
+    SELECT e.season, e.episode, e.title_de, e.title_en, e.languages, e.first_seen_at, m.tvdb_season, m.tvdb_episode
+    FROM episodes e
+    LEFT JOIN episode_map m ON m.site = e.site AND m.slug = e.slug AND m.season = e.season AND m.episode = e.episode
+    """
+
     @staticmethod
     def _ep(row: tuple[Any, ...]) -> EpisodeHit:
         langs = tuple(x for x in row[6].split(",") if x)
@@ -280,9 +313,25 @@ class CatalogQueries:
     def iter_episodes(self, site: str, slug: str, season: int | None = None, episode: int | None = None,
                       *, canonical: bool = False, limit: int = 1000) -> Iterator[EpisodeHit]:
         """``episodes``, read row by row as consumed: a search that fills its page early stops reading."""
+        where, args = self._episodes_where(site, slug, season, episode, canonical)
+        return map(self._ep, self.conn().execute(self._EP_SELECT + where, (*args, limit)))
+
+    def iter_episode_rows(self, site: str, slug: str, season: int | None = None, episode: int | None = None,
+                          *, canonical: bool = False, mapped: bool | None = None,
+                          limit: int = 1000) -> Iterator[EpisodeRow]:
+        """``iter_episodes`` as plain rows of what a release needs (``EpisodeRow``): a search's hot path.
+
+        ``mapped`` is ``has_episode_map`` when the caller knows it already (``TitleHit.mapped``).
+        """
+        where, args = self._episodes_where(site, slug, season, episode, canonical, mapped)
+        return self.conn().execute(self._ROW_SELECT + where, (*args, limit))
+
+    def _episodes_where(self, site: str, slug: str, season: int | None, episode: int | None, canonical: bool,
+                        mapped: bool | None = None) -> tuple[str, list[Any]]:
+        """WHERE, ORDER BY and LIMIT (its value to be appended to the arguments) of an episode list."""
         conds = ["e.site = ?", "e.slug = ?"]
         args: list[Any] = [site, slug]
-        use_map = canonical and self.has_episode_map(site, slug)
+        use_map = canonical and (self.has_episode_map(site, slug) if mapped is None else mapped)
         if use_map:
             # provider numbers break ties (unmapped episodes, two parts of one TVDB episode), so the
             # order is total and a shorter LIMIT gives a prefix of a longer one
@@ -296,9 +345,7 @@ class CatalogQueries:
         if episode is not None:
             conds.append(f"{e_col} = ?")
             args.append(episode)
-        cursor = self.conn().execute(
-            self._EP_SELECT + " WHERE " + " AND ".join(conds) + f" ORDER BY {order} LIMIT ?", (*args, limit))
-        return map(self._ep, cursor)
+        return " WHERE " + " AND ".join(conds) + f" ORDER BY {order} LIMIT ?", args
 
     def episode_by_absolute(self, site: str, slug: str, absolute: int) -> list[EpisodeHit]:
         rows = self.conn().execute(self._EP_SELECT + " WHERE e.site = ? AND e.slug = ? AND m.absolute = ?",
@@ -346,11 +393,11 @@ class CatalogQueries:
         return [self._ep(r) for r in rows]
 
 
-def _score(qnorm: str, qtoks: list[str], name: str) -> float:
+def _score(qnorm: str, qcount: int, qset: set[str], name: str) -> float:
+    """``qcount`` and ``qset``: how many words ``qnorm`` has, and which."""
     if name == qnorm:
         return 100.0
     ntoks = name.split()
-    if name.startswith(qnorm + " ") or name.startswith(qnorm):
-        return 80.0 - min(len(ntoks) - len(qtoks), 20)
-    common = len(set(qtoks) & set(ntoks))
-    return 40.0 * common / max(len(ntoks), len(qtoks)) + 10.0
+    if name.startswith(qnorm):
+        return 80.0 - min(len(ntoks) - qcount, 20)
+    return 40.0 * len(qset.intersection(ntoks)) / max(len(ntoks), qcount) + 10.0
