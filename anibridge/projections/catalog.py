@@ -310,6 +310,10 @@ class CatalogProjection:
                 else:
                     self._remove_title(conn, site, slug, bulk)
         conn.execute("DELETE FROM pending_titles WHERE site = ? AND generation <= ?", (site, gen))
+        if not bulk:
+            # A generation rewrites many names and leaves the search index in several segments, each
+            # looked up by every search word; merging them (a few ms) takes ~30 us off each search.
+            conn.execute("INSERT INTO title_fts (title_fts) VALUES ('optimize')")
         _status(conn, site, "titles", state="ready", live_generation=gen, total=p["total"], done=p["total"],
                 changed=p["added"] + p["changed"] + p["removed"], updated_at=ev.recorded_at,
                 last_success_at=ev.recorded_at, last_duration_s=p["duration_s"], last_error="")
@@ -500,6 +504,7 @@ class CatalogProjection:
             conn.execute(load_sql(self.schema_file))
             conn.execute("DELETE FROM title_fts")
             conn.execute("INSERT INTO title_fts (rowid, norm) SELECT id, norm FROM title_names ORDER BY id")
+            conn.execute("INSERT INTO title_fts (title_fts) VALUES ('optimize')")
             loader.finish(conn)
         except BaseException:
             loader.abort()
