@@ -14,7 +14,9 @@
 3. For 16 and 64 keep-alive connections (a small raw asyncio HTTP/1.1 client, so the client costs
    little CPU next to the server) measure requests/s and p50/p99 latency of
    tvsearch q+season+ep, tvsearch tvdbid+season+ep and search q; count errors (non-200, bad XML)
-   and whether any body said "database is locked".
+   and whether any body said "database is locked". ``empty`` counts answers without releases (the
+   requests are drawn from the day-0 catalogue; day 1 renames and removes titles), ``journal+``
+   the events the crawl appended while that row ran.
 4. Peer row: the same query texts in-process against the same catalogue file, once through the
    FTS-backed ``CatalogQueries.search_titles`` and once through a naive
    ``SELECT ... FROM titles WHERE norm_title LIKE '%q%'``.
@@ -449,11 +451,13 @@ async def _load_phase(base: str, mix: Mix, conns_list: list[int], seconds: float
         for label, paths, check in scenarios:
             if crawl is not None:
                 crawl.tick()
+            head = journal_head(crawl.data) if crawl is not None else 0
             res = await run_load(base, paths, conns, seconds, check)
+            grew = f" journal+{journal_head(crawl.data) - head}" if crawl is not None else ""
             lat = res.latencies
             secs = res.__dict__["seconds"]
             rows.append([label, conns, len(lat) / secs, percentile(lat, 50) * 1000, percentile(lat, 99) * 1000,
-                         res.errors, f"locked={res.locked} empty={res.empty}"])
+                         res.errors, f"locked={res.locked} empty={res.empty}{grew}"])
             for sample in res.error_samples:
                 print(f"  error sample: {sample}")
     return rows
