@@ -155,12 +155,16 @@ def answer(runtime, params: Mapping[str, str]) -> Response:
     is_probe = not (query.q or query.tvdbid or query.imdbid or query.tmdbid) and query.season is None
     ready = catalog.ready_sites(sites)
     if is_probe:
-        return _xml(render_feed(_probe(settings, catalog, ready, query), settings.indexer_name, query.offset,
-                                query.offset + query.limit))
+        with catalog.reader.snapshot():
+            items = _probe(settings, catalog, ready, query)
+        return _xml(render_feed(items, settings.indexer_name, query.offset, query.offset + query.limit))
     if sites and not ready:
         return _error(900, _initializing(catalog, sites), 503)
     try:
-        items = _items(settings, catalog, ready, query)
+        # one read transaction: every query of the answer sees the same catalogue (and it is cheaper
+        # than a transaction per query)
+        with catalog.reader.snapshot():
+            items = _items(settings, catalog, ready, query)
     except Exception:
         log.exception("Torznab %s search failed for %r", query.t, dict(params) | {"apikey": "***"})
         return _error(900, "search failed inside AniBridge; see its log", 500)

@@ -51,8 +51,11 @@ class ProjectionReader:
         return current
 
     def connection(self) -> apsw.Connection:
-        current = self.live()
         local = self._local
+        pinned: apsw.Connection | None = getattr(local, "pinned", None)
+        if pinned is not None:  # inside snapshot(): every query sees its one read transaction
+            return pinned
+        current = self.live()
         conn: apsw.Connection | None = getattr(local, "conn", None)
         if conn is None or local.file != current:
             if conn is not None:
@@ -64,12 +67,19 @@ class ProjectionReader:
 
     @contextmanager
     def snapshot(self) -> Iterator[apsw.Connection]:
-        """Several queries that must see one consistent state (one read transaction)."""
+        """Several queries that must see one consistent state (one read transaction). Every query of
+        this thread inside it uses that transaction, through ``connection()``; nesting joins the outer one."""
+        outer: apsw.Connection | None = getattr(self._local, "pinned", None)
+        if outer is not None:
+            yield outer
+            return
         conn = self.connection()
         conn.execute("BEGIN")
+        self._local.pinned = conn
         try:
             yield conn
         finally:
+            self._local.pinned = None
             conn.execute("COMMIT")
 
     def checkpoint(self) -> int:
