@@ -504,7 +504,6 @@ class CatalogProjection:
             conn.execute(load_sql(self.schema_file))
             conn.execute("DELETE FROM title_fts")
             conn.execute("INSERT INTO title_fts (rowid, norm) SELECT id, norm FROM title_names ORDER BY id")
-            conn.execute("INSERT INTO title_fts (title_fts) VALUES ('optimize')")
             loader.finish(conn)
         except BaseException:
             loader.abort()
