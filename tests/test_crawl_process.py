@@ -6,25 +6,16 @@ a real provider world over loopback."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
+
+from processes import alive, child_gone_after_parent_killed
 
 from anibridge.devworld.testing import running_world
 from anibridge.testing import running_anibridge, settings_for, world_env
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ", 1)[1][0] != "Z"  # a zombie counts as gone
-    except FileNotFoundError:
-        return False
 
 
 def _wait(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -51,7 +42,7 @@ def test_scheduled_crawl_runs_in_a_niced_child_and_fills_the_catalogue(tmp_path:
               "the crawl process did not lower its priority")
         assert os.getpriority(os.PRIO_PROCESS, 0) == server_nice  # the server's own priority is untouched
         _wait(lambda: not scheduler.is_running("megakino"), 120, "the crawl did not finish")
-        assert not _alive(child.pid)
+        assert not alive(child.pid)
         catalog = h.runtime.catalog
         assert catalog.titles_ready("megakino")
         status = catalog.stage_status()["megakino"]
@@ -69,7 +60,7 @@ def test_stopping_the_server_mid_crawl_stops_the_child_and_the_next_start_finish
             pid = scheduler._children["megakino"].process.pid
             assert pid is not None
             _wait(lambda: h.runtime.journal.head() > 0, 20, "the crawl appended nothing")
-        assert not _alive(pid), "the crawl process outlived the server"
+        assert not alive(pid), "the crawl process outlived the server"
         world.clear_faults()
         with running_anibridge(tmp_path, crawl=True, downloads=False, **env) as h:
             catalog = h.runtime.catalog
@@ -97,15 +88,5 @@ def test_crawl_child_exits_when_its_server_is_killed(tmp_path: Path) -> None:
 
     with running_world(seed=3, titles=6, faults=SLOW) as world:
         settings = settings_for(tmp_path, CATALOG_SITES="megakino", **world_env(world))
-        server = subprocess.Popen([sys.executable, "-c", _SERVER, pickle.dumps(settings).hex()],
-                                  stdout=subprocess.PIPE, text=True, cwd=REPO)
-        try:
-            assert server.stdout is not None
-            child = int(server.stdout.readline())
-            assert _alive(child)
-            server.send_signal(signal.SIGKILL)
-            server.wait(10)
-            _wait(lambda: not _alive(child), 10, "the crawl process outlived its server")
-        finally:
-            if server.poll() is None:
-                server.kill()
+        assert child_gone_after_parent_killed(_SERVER, pickle.dumps(settings).hex(), cwd=REPO), \
+            "the crawl process outlived its server"

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 from journal_factory import catalog_scenario, write
+from processes import alive, child_gone_after_parent_killed
 
 from anibridge.events import Journal
 from anibridge.events.types import TitlesGenerationCompleted, TitlesGenerationStarted, TitleUpserted
@@ -23,19 +22,6 @@ from anibridge.projections.projector import Projector, catch_up, file_content_ha
 from anibridge.projections.tasks import TaskProjection
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie (exited, not yet reaped) counts as gone
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ", 1)[1][0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def _generation(site: str, gen: int, slugs: list[str]) -> list:
@@ -89,7 +75,7 @@ def test_killed_child_is_started_again_and_catches_up(tmp_path: Path, journal: J
         assert proc.error == ""
     finally:
         proc.stop()
-    assert proc._process is not None and not _alive(proc._process.pid)
+    assert proc._process is not None and not alive(proc._process.pid)
 
 
 _SERVER = textwrap.dedent("""
@@ -109,21 +95,7 @@ _SERVER = textwrap.dedent("""
 
 
 def test_child_exits_when_its_server_is_killed(tmp_path: Path) -> None:
-    server = subprocess.Popen([sys.executable, "-c", _SERVER, str(tmp_path)], stdout=subprocess.PIPE, text=True,
-                              cwd=REPO)
-    try:
-        assert server.stdout is not None
-        child = int(server.stdout.readline())
-        assert _alive(child)
-        server.send_signal(signal.SIGKILL)
-        server.wait(10)
-        deadline = time.monotonic() + 10
-        while _alive(child) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not _alive(child), "the projector process outlived its server"
-    finally:
-        if server.poll() is None:
-            server.kill()
+    assert child_gone_after_parent_killed(_SERVER, str(tmp_path), cwd=REPO), "the projector process outlived its server"
 
 
 def test_a_projector_skips_other_projections_events_in_sqlite(tmp_path: Path, journal: Journal) -> None:

@@ -17,14 +17,22 @@ import logging
 import multiprocessing
 import signal
 import threading
-import time
 from multiprocessing.connection import Connection
 from multiprocessing.sharedctypes import Synchronized, SynchronizedArray
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 from ..events.journal import Journal
-from .projector import Lag, Projection, Projector, live_file, measure_lag, open_projection, read_checkpoint
+from .projector import (
+    Lag,
+    Projection,
+    Projector,
+    live_file,
+    measure_lag,
+    open_projection,
+    read_checkpoint,
+    wait_for_position,
+)
 
 log = logging.getLogger("anibridge.projector")
 
@@ -155,15 +163,7 @@ class ProjectorProcess:
 
     def wait_until(self, position: int, timeout: float = 10.0) -> bool:
         """Read-your-writes: block until the child has applied ``position``."""
-        deadline = time.monotonic() + timeout
-        delay = 0.001
-        while self._checkpoint.value < position:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            time.sleep(min(delay, left))
-            delay = min(delay * 2, 0.02)
-        return True
+        return wait_for_position(lambda: int(self._checkpoint.value), position, timeout, max_delay=0.02)
 
     def lag(self) -> Lag:
         return measure_lag(self.journal, self.projection.name, self.checkpoint, live_file(self.base).name)

@@ -233,6 +233,20 @@ class Lag:
     file: str
 
 
+def wait_for_position(current: Callable[[], int], position: int, timeout: float, max_delay: float) -> bool:
+    """Poll ``current()`` (a checkpoint another thread or process moves) until it reaches ``position``,
+    backing off from 1 ms to ``max_delay``; False after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while current() < position:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(delay, left))
+        delay = min(delay * 2, max_delay)
+    return True
+
+
 def measure_lag(journal: Journal, name: str, checkpoint: int, file: str) -> Lag:
     """How far a projection at ``checkpoint`` is behind the journal, in events and in seconds (the
     age of the oldest event it has not applied yet)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 import apsw
 
 from ..events.journal import open_connection
-from .projector import live_file, pointer_path, read_checkpoint
+from .projector import live_file, pointer_path, read_checkpoint, wait_for_position
 
 # How long a look at the pointer file stays good. Request handlers ask for a connection several
 # times per request; reading the pointer each time (open + read + close, each releasing the GIL)
@@ -89,12 +89,4 @@ class ProjectionReader:
     def wait_until(self, position: int, timeout: float = 10.0) -> bool:
         """Read-your-writes for a process that does not run the projector: wait until the file's
         checkpoint reaches ``position`` (the projector of another process applies it)."""
-        deadline = time.monotonic() + timeout
-        delay = 0.002
-        while self.checkpoint() < position:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            time.sleep(min(delay, left))
-            delay = min(delay * 2, 0.05)
-        return True
+        return wait_for_position(self.checkpoint, position, timeout, max_delay=0.05)
