@@ -10,6 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 from processes import alive, child_gone_after_parent_killed
 
 from anibridge.devworld.testing import running_world
@@ -90,3 +91,20 @@ def test_crawl_child_exits_when_its_server_is_killed(tmp_path: Path) -> None:
         settings = settings_for(tmp_path, CATALOG_SITES="megakino", **world_env(world))
         assert child_gone_after_parent_killed(_SERVER, pickle.dumps(settings).hex(), cwd=REPO), \
             "the crawl process outlived its server"
+
+
+def test_crawl_process_off_crawls_in_the_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from anibridge.crawlers import scheduler as scheduler_module
+
+    children: list[str] = []
+    monkeypatch.setattr(scheduler_module, "CrawlProcess", lambda settings, site: children.append(site))
+    with running_world(seed=3, titles=4) as world, running_anibridge(
+            tmp_path, crawl=True, downloads=False, CATALOG_SITES="megakino", CRAWL_PROCESS="false",
+            **world_env(world)) as h:
+        scheduler = h.runtime.scheduler
+        assert scheduler is not None
+        catalog = h.runtime.catalog
+        _wait(lambda: bool(children) or (catalog.titles_ready("megakino") and not scheduler.is_running("megakino")),
+              60, "the in-process crawl did not finish")
+        assert children == []  # no crawl process was asked for
+        assert catalog.counts("megakino")["with_details"] == catalog.counts("megakino")["titles"] > 0
