@@ -127,6 +127,8 @@ class CrawlScheduler:
             return
         child = CrawlProcess(self.settings, site)
         self._children[site] = child
+        if self._stop.is_set():  # stop() ran while the child was starting: it did not see this one
+            child.stop()
         try:
             code = child.wait()
         finally:

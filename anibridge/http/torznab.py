@@ -102,10 +102,10 @@ async def _respond(runtime, params: Mapping[str, str]) -> Response:
 class TorznabFastPath:
     """Answers ``GET /torznab/api`` straight from the ASGI scope, ahead of FastAPI's routing.
 
-    The Torznab API is the hot path (Sonarr, Radarr and Prowlarr poll it; a search lists up to a
-    hundred releases), and FastAPI's per-request layers - request object, route matching,
-    dependency solving - cost a sixth of a search. The answer is the same as the FastAPI route's,
-    which still serves POST and documents the API.
+    The Torznab API is the hot path (Sonarr, Radarr and Prowlarr poll it), and the FastAPI route's
+    per-request work - request object, dependency solving, endpoint wrapping - costs about 55 us,
+    against about 6 us here (measured in-process: a caps request 60 -> 14 us). The answer is the
+    same as the FastAPI route's, which still serves POST and documents the API.
     """
 
     def __init__(self, app: ASGIApp, runtime) -> None:
