@@ -259,7 +259,7 @@ _FORM_FIELDS = ("urls", "hashes", "hash", "category", "categories", "savepath", 
 
 def qbittorrent_openapi() -> dict[str, Any]:
     """An OpenAPI description of the qBittorrent endpoints (every known field as a free string)."""
-    from anibridge.http.qbittorrent import _KNOWN
+    from anibridge.http.qbittorrent import KNOWN as _KNOWN
 
     props = {name: {"type": "string"} for name in _FORM_FIELDS}
     paths: dict[str, Any] = {}

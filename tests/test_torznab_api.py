@@ -570,7 +570,7 @@ def test_fast_get_path_reads_parameters_like_the_fastapi_route(env: Env) -> None
 
 def test_unexpected_failure_is_a_newznab_error_and_the_server_keeps_serving(
         env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    from anibridge.http import torznab
+    from anibridge.http.torznab import api as torznab
 
     def broken(runtime: object, params: object) -> None:
         raise RuntimeError("boom")

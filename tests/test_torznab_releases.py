@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anibridge.http.torznab_releases import known_languages, title_releases
-from anibridge.http.torznab_xml import TorznabItem, render_item
+from anibridge.http.torznab.feed import TorznabItem, render_item
+from anibridge.http.torznab.releases import known_languages, title_releases
 from anibridge.projections.queries import EpisodeHit, TitleHit, episode_row
 from anibridge.releases import LANGUAGES, MagnetError, build_magnet, estimate_size, info_hash, release_title
 

@@ -7,16 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from anibridge.http.torznab_params import (
-    INCORRECT_PARAMETER,
-    MISSING_PARAMETER,
-    NO_SUCH_FUNCTION,
-    TorznabError,
-    TorznabQuery,
-    parse_query,
-    split_absolute,
-)
-from anibridge.http.torznab_xml import (
+from anibridge.http.torznab.feed import (
     ENCLOSURE_TYPE,
     TorznabItem,
     clean,
@@ -24,6 +15,15 @@ from anibridge.http.torznab_xml import (
     render_caps,
     render_error,
     render_feed,
+)
+from anibridge.http.torznab.params import (
+    INCORRECT_PARAMETER,
+    MISSING_PARAMETER,
+    NO_SUCH_FUNCTION,
+    TorznabError,
+    TorznabQuery,
+    parse_query,
+    split_absolute,
 )
 from anibridge.releases import build_magnet, info_hash, parse_magnet
 

@@ -33,20 +33,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="AniBridge", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
 
-    from . import admin, health
+    from . import admin, health, qbittorrent, status_page, torznab
 
-    app.include_router(health.router)
-    app.include_router(admin.router)
-    for optional in ("torznab", "qbittorrent", "status_page"):
-        try:
-            module = __import__(f"anibridge.http.{optional}", fromlist=["router"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"anibridge.http.{optional}":
-                raise
-            continue
+    for module in (health, admin, torznab, qbittorrent, status_page):
         app.include_router(module.router)
-        if optional == "torznab":
-            app.add_middleware(module.TorznabFastPath, runtime=runtime)
+    app.add_middleware(torznab.TorznabFastPath, runtime=runtime)
 
     @app.exception_handler(apsw.FullError)
     @app.exception_handler(apsw.ReadOnlyError)

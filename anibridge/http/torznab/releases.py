@@ -4,7 +4,7 @@ A search answers with dozens of releases of the same few titles, so everything a
 share (release-name prefix, category and id attributes, magnet site fields) is worked out once per
 title and everything a site's releases in one language share once per site and language; a release
 then costs one SHA-1 and two string formats. The output is byte for byte what
-``torznab_xml.render_item`` makes of the same release (``tests/test_torznab_releases.py`` holds the
+``feed.render_item`` makes of the same release (``tests/test_torznab_releases.py`` holds the
 two side by side).
 """
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from hashlib import sha1
 
-from ..projections.queries import EpisodeHit, EpisodeRow, TitleHit
-from ..releases import (
+from ...projections.queries import EpisodeHit, EpisodeRow, TitleHit
+from ...releases import (
     LANGUAGES,
     MAX_NUMBER,
     check_magnet_fields,
@@ -28,7 +28,7 @@ from ..releases import (
     site_prefix,
     title_words,
 )
-from .torznab_xml import ENCLOSURE_TYPE, _attr, _digits, _parent, _rfc822_second, _text
+from .feed import ENCLOSURE_TYPE, _attr, _digits, _parent, _rfc822_second, _text
 
 SEEDERS = PEERS = 10
 _SUBS = {"German Sub": "German", "English Sub": "English"}

@@ -14,12 +14,12 @@ from starlette._utils import get_route_path
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..config import Settings
-from ..projections.queries import CatalogQueries, EpisodeHit, EpisodeRow, TitleHit, episode_row
-from .security import same_secret
-from .torznab_params import TorznabError, TorznabQuery, parse_query, split_absolute
-from .torznab_releases import known_languages, title_releases
-from .torznab_xml import connectivity_item, render_caps, render_error, render_feed, render_item
+from ...config import Settings
+from ...projections.queries import CatalogQueries, EpisodeHit, EpisodeRow, TitleHit, episode_row
+from ..security import same_secret
+from .feed import connectivity_item, render_caps, render_error, render_feed, render_item
+from .params import TorznabError, TorznabQuery, parse_query, split_absolute
+from .releases import known_languages, title_releases
 
 log = logging.getLogger("anibridge.torznab")
 router = APIRouter(tags=["torznab"])

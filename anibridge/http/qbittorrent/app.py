@@ -1,0 +1,87 @@
+"""Login, logout, version and preferences."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.responses import PlainTextResponse, Response
+
+from ...downloads import tasks as cmd
+from ..security import same_secret
+from .plumbing import Call, credentials_required, endpoint, log, router, sessions
+
+APP_VERSION = "v4.6.7"
+WEBAPI_VERSION = "2.11.2"
+
+
+@router.head("/")
+async def head_root() -> Response:
+    return Response(status_code=200)
+
+
+@endpoint("auth/login", write=True, auth=False)
+def login(call: Call) -> Response:
+    s = call.runtime.settings
+    if credentials_required(call.runtime):
+        user_ok = same_secret(call.get("username"), s.qbit_username or "")
+        pass_ok = same_secret(call.get("password"), s.qbit_password or "")
+        if not (user_ok and pass_ok):
+            client = call.request.client.host if call.request.client else "?"
+            log.warning("qBittorrent login failed for user %r from %s", call.get("username")[:40], client)
+            return PlainTextResponse("Fails.")
+    response = PlainTextResponse("Ok.")
+    response.set_cookie("SID", sessions(call.request).new(), httponly=True, samesite="strict", path="/")
+    return response
+
+
+@endpoint("auth/logout", write=True, auth=False)
+def logout(call: Call) -> Response:
+    sessions(call.request).drop(call.request.cookies.get("SID"))
+    response = PlainTextResponse("")
+    response.delete_cookie("SID", path="/")
+    return response
+
+
+@endpoint("app/version")
+def app_version(call: Call) -> str:
+    return APP_VERSION
+
+
+@endpoint("app/webapiVersion")
+def webapi_version(call: Call) -> str:
+    return WEBAPI_VERSION
+
+
+@endpoint("app/buildInfo")
+def build_info(call: Call) -> dict[str, Any]:
+    return {"qt": "6.4.2", "libtorrent": "2.0.10.0", "boost": "1.83.0", "openssl": "3.1.4", "zlib": "1.3",
+            "bitness": 64, "platform": "linux"}
+
+
+@endpoint("app/defaultSavePath")
+def default_save_path(call: Call) -> str:
+    return cmd.public_path(call.runtime)
+
+
+@endpoint("app/preferences")
+def preferences(call: Call) -> dict[str, Any]:
+    s = call.runtime.settings
+    return {
+        "save_path": cmd.public_path(call.runtime), "temp_path_enabled": False, "temp_path": "",
+        "auto_tmm_enabled": False, "torrent_content_layout": "Original", "create_subfolder_enabled": True,
+        "start_paused_enabled": False, "add_stopped_enabled": False,
+        "max_ratio_enabled": False, "max_ratio": -1, "max_ratio_act": 0,
+        "max_seeding_time_enabled": False, "max_seeding_time": -1,
+        "max_inactive_seeding_time_enabled": False, "max_inactive_seeding_time": -1,
+        "queueing_enabled": True, "max_active_downloads": s.max_concurrency,
+        "max_active_torrents": s.max_concurrency, "max_active_uploads": 0,
+        "dont_count_slow_torrents": False, "dht": False, "pex": False, "lsd": False,
+        "web_ui_username": s.qbit_username or "", "web_ui_port": s.anibridge_port,
+        "bypass_local_auth": not credentials_required(call.runtime), "locale": "en",
+        "dl_limit": 0, "up_limit": 0, "alt_dl_limit": 0, "alt_up_limit": 0,
+    }
+
+
+@endpoint("app/setPreferences", write=True)
+def set_preferences(call: Call) -> None:
+    log.info("ignoring a request to change qBittorrent preferences (AniBridge is configured by environment)")

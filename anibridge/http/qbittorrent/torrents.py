@@ -1,0 +1,302 @@
+"""torrents/*: the task projection as qBittorrent torrents, and the commands that change them."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import PurePosixPath
+from typing import Any
+
+from fastapi.responses import PlainTextResponse, Response
+
+from ...downloads import tasks as cmd
+from ...downloads.tasks import CommandError, TaskRow
+from ...releases import MagnetError, MagnetRef, estimate_size, parse_magnet
+from ...runtime import Runtime
+from .plumbing import Call, endpoint, log
+
+UNKNOWN_ETA = 8_640_000
+STALLED_AFTER = 30.0
+
+
+def _live(runtime: Runtime) -> dict[str, Any]:
+    worker = runtime.worker
+    return dict(worker.live) if worker is not None else {}
+
+
+def _state(runtime: Runtime, task: TaskRow, live: Any) -> str:
+    if task.status == "failed":
+        return "error"
+    if task.status == "completed":
+        exists = bool(task.path) and os.path.exists(cmd.local_root(runtime) / task.path)
+        return "stoppedUP" if exists else "missingFiles"
+    if task.paused:
+        return "stoppedDL"
+    if task.status == "downloading":
+        if live is not None and live.speed <= 0 and time.monotonic() - live.updated > STALLED_AFTER:
+            return "stalledDL"
+        return "downloading"
+    return "queuedDL"
+
+
+def _save_rel(task: TaskRow) -> str:
+    if task.status == "completed" and task.path:
+        parts = PurePosixPath(task.path).parts
+        return str(PurePosixPath(*parts[:-2])) if len(parts) > 2 else ""
+    return task.category
+
+
+def task_info(runtime: Runtime, task: TaskRow, live: Any, now: float) -> dict[str, Any]:
+    completed = task.status == "completed"
+    total = task.total_size or (live.total if live is not None else 0)
+    downloaded = task.downloaded
+    speed = 0
+    if live is not None and not completed:
+        downloaded = max(downloaded, live.downloaded)
+        speed = int(live.speed)
+    if completed:
+        downloaded = total
+    size = total or estimate_size(task.site == "megakino")
+    progress = 1.0 if completed else (min(downloaded / total, 0.999) if total else 0.0)
+    left = 0 if completed else max(size - downloaded, 0)
+    eta = 0 if completed else (int(left / speed) if speed > 0 and total else UNKNOWN_ETA)
+    save_rel = _save_rel(task)
+    save_path = cmd.public_path(runtime, save_rel)
+    content_path = cmd.public_path(runtime, task.path) if completed and task.path else \
+        cmd.public_path(runtime, str(PurePosixPath(save_rel or ".") / task.name)).replace("/./", "/")
+    added = int(task.added_on)
+    done_on = int(task.completed_on) if completed and task.completed_on else -1
+    active = int(now - (task.started_on or task.added_on)) if task.started_on else 0
+    return {
+        "hash": task.hash, "infohash_v1": task.hash, "infohash_v2": "", "name": task.name,
+        "magnet_uri": task.magnet, "size": size, "total_size": size, "progress": round(progress, 4),
+        "dlspeed": speed, "upspeed": 0, "eta": eta, "state": _state(runtime, task, live),
+        "category": task.category, "tags": task.tags, "save_path": save_path, "download_path": "",
+        "content_path": content_path, "root_path": content_path, "added_on": added, "completion_on": done_on,
+        "amount_left": left, "completed": downloaded, "downloaded": downloaded, "downloaded_session": downloaded,
+        "uploaded": 0, "uploaded_session": 0, "ratio": 0, "ratio_limit": -2, "max_ratio": -1,
+        "seeding_time": 0, "seeding_time_limit": -2, "max_seeding_time": -1, "inactive_seeding_time_limit": -2,
+        "num_seeds": 0, "num_leechs": 0, "num_complete": 0, "num_incomplete": 0, "availability": -1,
+        "priority": 0, "force_start": False, "super_seeding": False, "seq_dl": False, "f_l_piece_prio": False,
+        "auto_tmm": False, "dl_limit": -1, "up_limit": -1, "time_active": active, "seen_complete": done_on,
+        "last_activity": int(now) if speed else (done_on if completed else added), "tracker": "",
+        "trackers_count": 0, "private": False, "has_metadata": True, "popularity": 0, "reannounce": 0,
+        "comment": task.error,
+    }
+
+
+_DL_STATES = {"queuedDL", "downloading", "stalledDL", "stoppedDL", "metaDL"}
+_FILTERS: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "all": lambda t: True,
+    "downloading": lambda t: t["state"] in _DL_STATES,
+    "seeding": lambda t: t["state"] in ("uploading", "stalledUP"),
+    "completed": lambda t: t["state"] in ("stoppedUP", "uploading", "stalledUP", "missingFiles"),
+    "paused": lambda t: t["state"] in ("stoppedDL", "stoppedUP"),
+    "stopped": lambda t: t["state"] in ("stoppedDL", "stoppedUP"),
+    "resumed": lambda t: t["state"] not in ("stoppedDL", "stoppedUP"),
+    "running": lambda t: t["state"] not in ("stoppedDL", "stoppedUP"),
+    "active": lambda t: t["dlspeed"] > 0,
+    "inactive": lambda t: t["dlspeed"] == 0,
+    "stalled": lambda t: t["state"] == "stalledDL",
+    "stalled_uploading": lambda t: False,
+    "stalled_downloading": lambda t: t["state"] == "stalledDL",
+    "checking": lambda t: False,
+    "moving": lambda t: False,
+    "errored": lambda t: t["state"] in ("error", "missingFiles"),
+}
+
+
+def infos(runtime: Runtime) -> list[dict[str, Any]]:
+    live, now = _live(runtime), time.time()
+    return [task_info(runtime, t, live.get(t.hash), now) for t in cmd.all_tasks(runtime)]
+
+
+@endpoint("torrents/info")
+def torrents_info(call: Call) -> Any:
+    items = infos(call.runtime)
+    wanted = call.get("filter", "all").strip() or "all"
+    keep = _FILTERS.get(wanted)
+    if keep is None:
+        return PlainTextResponse(f"unknown filter {wanted[:40]!r}", status_code=400)
+    items = [t for t in items if keep(t)]
+    if "category" in call.params:
+        items = [t for t in items if t["category"] == call.params["category"]]
+    if call.get("tag"):
+        items = [t for t in items if call.get("tag") in [x.strip() for x in t["tags"].split(",")]]
+    if call.get("hashes"):
+        hashes = set(cmd.parse_hashes(call.get("hashes")))
+        items = [t for t in items if t["hash"] in hashes]
+    if call.get("sort"):
+        key = call.get("sort")
+        items.sort(key=lambda t: (t.get(key) is None, t.get(key) if isinstance(t.get(key), int | float | str)
+                                  else str(t.get(key))), reverse=call.flag("reverse"))
+    offset = call.integer("offset", 0)
+    if offset < 0:
+        offset = max(len(items) + offset, 0)
+    items = items[offset:]
+    limit = call.integer("limit", 0)
+    return items[:limit] if limit > 0 else items
+
+
+@endpoint("torrents/count")
+def torrents_count(call: Call) -> str:
+    return str(len(cmd.all_tasks(call.runtime)))
+
+
+def _one(call: Call) -> TaskRow:
+    task = cmd.get_task(call.runtime, call.get("hash").strip())
+    if task is None:
+        raise CommandError(404, "Not Found")
+    return task
+
+
+@endpoint("torrents/properties")
+def torrents_properties(call: Call) -> dict[str, Any]:
+    task = _one(call)
+    info = task_info(call.runtime, task, _live(call.runtime).get(task.hash), time.time())
+    return {
+        "hash": task.hash, "infohash_v1": task.hash, "infohash_v2": "", "name": task.name,
+        "save_path": info["save_path"], "download_path": "", "creation_date": info["added_on"],
+        "piece_size": 0, "comment": task.error, "total_wasted": 0, "total_uploaded": 0,
+        "total_uploaded_session": 0, "total_downloaded": info["downloaded"],
+        "total_downloaded_session": info["downloaded"], "up_limit": -1, "dl_limit": -1,
+        "time_elapsed": info["time_active"], "seeding_time": 0, "nb_connections": 1 if info["dlspeed"] else 0,
+        "nb_connections_limit": 100, "share_ratio": 0, "addition_date": info["added_on"],
+        "completion_date": info["completion_on"], "created_by": "AniBridge", "dl_speed_avg": info["dlspeed"],
+        "dl_speed": info["dlspeed"], "up_speed": 0, "up_speed_avg": 0, "eta": info["eta"],
+        "last_seen": info["seen_complete"], "peers": 0, "peers_total": 0, "seeds": 0, "seeds_total": 0,
+        "pieces_have": 1 if task.status == "completed" else 0, "pieces_num": 1, "reannounce": 0,
+        "total_size": info["total_size"], "is_private": False, "isPrivate": False, "has_metadata": True,
+        "progress": info["progress"], "state": info["state"], "host": task.host, "attempts": task.attempts,
+    }
+
+
+@endpoint("torrents/files")
+def torrents_files(call: Call) -> list[dict[str, Any]]:
+    task = _one(call)
+    info = task_info(call.runtime, task, _live(call.runtime).get(task.hash), time.time())
+    if task.status == "completed" and task.path:
+        parts = PurePosixPath(task.path).parts
+        name = str(PurePosixPath(*parts[-2:]))
+    else:
+        name = f"{task.name}/{task.name}.mp4"
+    return [{"index": 0, "name": name, "size": info["size"], "progress": info["progress"], "priority": 1,
+             "is_seed": task.status == "completed", "piece_range": [0, 0], "availability": 1}]
+
+
+@endpoint("torrents/trackers")
+def torrents_trackers(call: Call) -> list[dict[str, Any]]:
+    _one(call)
+    return []
+
+
+@endpoint("torrents/categories")
+def torrents_categories(call: Call) -> dict[str, Any]:
+    return {name: {"name": name, "savePath": path} for name, path in cmd.categories(call.runtime).items()}
+
+
+@endpoint("torrents/tags")
+def torrents_tags(call: Call) -> list[str]:
+    tags = {x.strip() for t in cmd.all_tasks(call.runtime) for x in t.tags.split(",") if x.strip()}
+    return sorted(tags)
+
+
+# --- torrents: commands ---------------------------------------------------------------------------
+def _describe(url: str) -> str:
+    return url if len(url) <= 80 else url[:77] + "..."
+
+
+@endpoint("torrents/add", write=True)
+def torrents_add(call: Call) -> Response:
+    urls = [u.strip() for u in call.get("urls").replace("\r", "\n").split("\n") if u.strip()]
+    if call.files and not urls:
+        log.warning("refused %d .torrent file(s): AniBridge only takes its own magnet links", len(call.files))
+        return PlainTextResponse("Fails.", status_code=415)
+    if not urls:
+        return PlainTextResponse("Fails. no magnet links given (urls is empty)", status_code=400)
+    refs: list[tuple[MagnetRef, str]] = []
+    problems: list[str] = []
+    for url in urls:
+        if url.lower().startswith(("http://", "https://")):
+            problems.append(f"{_describe(url)}: only AniBridge magnet links are accepted, not http(s) URLs")
+            continue
+        try:
+            refs.append((parse_magnet(url), url))
+        except MagnetError as exc:
+            problems.append(f"{_describe(url)}: {exc}")
+    for problem in problems:
+        # repr(): a link is untrusted text and must not forge log lines (newlines, control chars).
+        log.warning("torrents/add refused a link: %r", problem)
+    if not refs:
+        return PlainTextResponse("Fails. " + "; ".join(problems), status_code=400)
+    category = call.get("category").strip()
+    if category:
+        category = cmd.check_category(category)
+    paused = call.flag("paused") or call.flag("stopped")
+    cmd.add_tasks(call.runtime, refs, category=category, save_path=call.get("savepath"),
+                  tags=call.get("tags"), paused=paused)
+    return PlainTextResponse("Ok.")
+
+
+def _selected(call: Call) -> list[TaskRow]:
+    return cmd.select(call.runtime, call.get("hashes"))
+
+
+@endpoint("torrents/pause", write=True)
+def torrents_pause(call: Call) -> None:
+    cmd.pause(call.runtime, _selected(call))
+
+
+@endpoint("torrents/stop", write=True)
+def torrents_stop(call: Call) -> None:
+    cmd.pause(call.runtime, _selected(call))
+
+
+@endpoint("torrents/resume", write=True)
+def torrents_resume(call: Call) -> None:
+    cmd.resume(call.runtime, _selected(call))
+
+
+@endpoint("torrents/start", write=True)
+def torrents_start(call: Call) -> None:
+    cmd.resume(call.runtime, _selected(call))
+
+
+@endpoint("torrents/delete", write=True)
+def torrents_delete(call: Call) -> None:
+    cmd.delete(call.runtime, _selected(call), call.flag("deleteFiles"))
+
+
+@endpoint("torrents/setCategory", write=True)
+def torrents_set_category(call: Call) -> None:
+    cmd.set_category(call.runtime, _selected(call), call.get("category").strip())
+
+
+@endpoint("torrents/createCategory", write=True)
+def torrents_create_category(call: Call) -> None:
+    cmd.create_category(call.runtime, call.get("category"), call.get("savePath"))
+
+
+@endpoint("torrents/editCategory", write=True)
+def torrents_edit_category(call: Call) -> None:
+    cmd.edit_category(call.runtime, call.get("category"), call.get("savePath"))
+
+
+@endpoint("torrents/removeCategories", write=True)
+def torrents_remove_categories(call: Call) -> None:
+    cmd.remove_categories(call.runtime, call.get("categories").split("\n"))
+
+
+def _accept(name: str) -> None:
+    def ignore(call: Call) -> None:
+        log.debug("accepted and ignored torrents/%s", name)
+
+    endpoint(f"torrents/{name}", write=True)(ignore)
+
+
+for _name in ("setShareLimits", "topPrio", "bottomPrio", "increasePrio", "decreasePrio", "setForceStart",
+              "setSuperSeeding", "setAutoManagement", "addTags", "removeTags", "createTags", "deleteTags",
+              "reannounce", "recheck", "setDownloadLimit", "setUploadLimit", "toggleSequentialDownload",
+              "toggleFirstLastPiecePrio", "filePrio"):
+    _accept(_name)
