@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 
 from .. import __version__
 from ..projections.queries import STAGES
+from .torznab.skipped import skipped_titles
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -230,6 +231,7 @@ def overall(request: Request) -> dict[str, Any]:
                          if pending else "every site is searchable"),
         "downloads": task_counts(runtime),
         "projections": {name: lag["lag_events"] for name, lag in lags.items()},
+        "titles_left_out_of_search": skipped_titles()["count"],
         "problems": problems,
     }
 
@@ -277,6 +279,7 @@ def catalog_detail(runtime: Runtime, *, failures: bool = True) -> dict[str, Any]
     }
     if failures:
         out["recent_failures"] = recent_failures(runtime)
+        out["titles_left_out_of_search"] = skipped_titles()
     return out
 
 

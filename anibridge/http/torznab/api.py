@@ -16,10 +16,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ...config import Settings
 from ...projections.queries import CatalogQueries, EpisodeHit, EpisodeRow, TitleHit, episode_row
+from ...releases import MagnetError
 from ..security import same_secret
 from .feed import connectivity_item, render_caps, render_error, render_feed, render_item
 from .params import TorznabError, TorznabQuery, parse_query, split_absolute
 from .releases import known_languages, title_releases
+from .skipped import note_skipped
 
 log = logging.getLogger("anibridge.torznab")
 router = APIRouter(tags=["torznab"])
@@ -204,13 +206,18 @@ def _probe(settings: Settings, catalog: CatalogQueries, ready: list[str], q: Tor
                 titles[key] = catalog.title(ep.site, ep.slug)
             hit = titles[key]
             if hit is not None:
-                items.extend(_episode_items(settings, hit, ep))
+                try:
+                    items.extend(_episode_items(settings, hit, ep))
+                except MagnetError as exc:  # one bad title never fails the feed
+                    note_skipped(hit.site, hit.slug, str(exc))
+                    titles[key] = None
     return items[: q.limit]
 
 
 class _Page:
     """A search's releases in order, rendered until one past the requested page (as far as a lazy
-    pager reads, so a release that cannot be rendered fails the search whether or not it is shown)."""
+    pager reads). A title a magnet cannot carry is left out (and counted for health), whether or not
+    it would be shown: the same answer whatever the page."""
 
     def __init__(self, settings: Settings, offset: int, limit: int) -> None:
         self.settings = settings
@@ -229,8 +236,11 @@ class _Page:
         first = next(it, None)
         if first is None:  # no releases: title_releases (which refuses a bad slug) is not even asked
             return
-        releases = title_releases(hit, site_category(self.settings, hit.site, hit.media_type), movie)
-        releases.render_rows(chain((first,), it), self.items, self.want)
+        try:
+            releases = title_releases(hit, site_category(self.settings, hit.site, hit.media_type), movie)
+            releases.render_rows(chain((first,), it), self.items, self.want)
+        except MagnetError as exc:
+            note_skipped(hit.site, hit.slug, str(exc))
 
     def releases(self) -> list[str]:
         return self.items[self.offset: self.offset + self.limit]
