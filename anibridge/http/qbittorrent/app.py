@@ -75,7 +75,10 @@ def preferences(call: Call) -> dict[str, Any]:
         "max_inactive_seeding_time_enabled": False, "max_inactive_seeding_time": -1,
         "queueing_enabled": True, "max_active_downloads": s.max_concurrency,
         "max_active_torrents": s.max_concurrency, "max_active_uploads": 0,
-        "dont_count_slow_torrents": False, "dht": False, "pex": False, "lsd": False,
+        # Sonarr and Radarr refuse a magnet without "&tr=" when DHT is off
+        # (QBittorrent.AddFromMagnetLink): AniBridge's magnets have no trackers, and the ones already in
+        # their history must keep working unchanged.
+        "dont_count_slow_torrents": False, "dht": True, "pex": False, "lsd": False,
         "web_ui_username": s.qbit_username or "", "web_ui_port": s.anibridge_port,
         "bypass_local_auth": not credentials_required(call.runtime), "locale": "en",
         "dl_limit": 0, "up_limit": 0, "alt_dl_limit": 0, "alt_up_limit": 0,
