@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import codecs
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -365,6 +367,63 @@ def test_fault_malformed_kinds(world: RunningWorld, client: httpx.Client) -> Non
 # -- Video hosts and yt-dlp ------------------------------------------------------------------------
 
 
+def _voe_source(html: str) -> str:
+    """Decode a VOE page's JSON blob the way a player does (ROT13, markers out, base64, shift, reverse, base64)."""
+    blob = json.loads(re.search(r'<script type="application/json">(.+?)</script>', html).group(1))
+    text = codecs.decode(blob, "rot13")
+    for marker in ("@$", "^^", "~@", "%?", "*~", "!!", "#&"):
+        text = text.replace(marker, "")
+    shifted = "".join(chr(ord(c) - 3) for c in base64.b64decode(text).decode())[::-1]
+    return str(json.loads(base64.b64decode(shifted))["source"])
+
+
+def test_voe_serves_encoded_pages_and_an_interstitial_to_a_mirror(world: RunningWorld, client: httpx.Client) -> None:
+    pages = {vid: _get(client, f"{world.hosts}/voe/e/{vid}").text for vid in (f"v{n}" for n in range(1, 13))}
+    interstitials = [vid for vid, html in pages.items() if "window.location.href" in html]
+    assert 0 < len(interstitials) < len(pages)  # some videos go through the mirror, most do not
+    for vid, html in pages.items():
+        if vid in interstitials:
+            target = re.search(r"window\.location\.href = '([^']+)'", html).group(1)
+            assert target == f"{world.hosts}/voe-mirror/e/{vid}"
+            html = _get(client, target).text
+        assert "var sources" not in html and "master.m3u8" not in html  # the source only in the blob
+        assert _voe_source(html) == f"{world.base}/hosts/media/{vid}/master.m3u8"
+    world.set_shapes({"voe": "legacy"})
+    try:
+        legacy = _get(client, f"{world.hosts}/voe/e/{interstitials[0]}").text
+        encoded = re.search(r"'hls': '([^']+)'", legacy).group(1)
+        assert base64.b64decode(encoded).decode() == f"{world.base}/hosts/media/{interstitials[0]}/master.m3u8"
+        world.set_shapes({"voe": "interstitial"})
+        assert all("window.location.href" in _get(client, f"{world.hosts}/voe/e/{vid}").text for vid in pages)
+    finally:
+        world.set_shapes({"voe": "encoded"})
+
+
+def test_filemoon_serves_packed_and_byse_pages(world: RunningWorld, client: httpx.Client) -> None:
+    m3u8 = f'file:"{world.base}/hosts/media/v1/master.m3u8"'
+    pages = {vid: _get(client, f"{world.hosts}/filemoon/e/{vid}").text for vid in (f"v{n}" for n in range(1, 10))}
+    byse = [vid for vid, html in pages.items() if 'id="root"' in html]
+    assert 0 < len(byse) < len(pages)
+    for vid, html in pages.items():
+        assert "master.m3u8" not in html  # packed or sealed, never in the clear
+        api = client.get(f"{world.hosts}/filemoon/api/videos/{vid}")
+        if vid in byse:
+            playback = api.json()["playback"]
+            assert playback["algorithm"] == "AES-256-GCM" and len(playback["key_parts"]) == 2
+        else:
+            assert "eval(function(p,a,c,k,e,d)" in html and api.status_code == 404
+    try:
+        world.set_shapes({"filemoon": "plain"})
+        assert m3u8 in _get(client, f"{world.hosts}/filemoon/e/v1").text
+        world.set_shapes({"filemoon": "byse"})
+        assert all('id="root"' in _get(client, f"{world.hosts}/filemoon/e/{vid}").text for vid in pages)
+        bad = client.post(f"{world.base}/_world/shapes", json={"voe": "nope"})
+        assert bad.status_code == 400 and "one of encoded, interstitial, legacy" in bad.json()["error"]
+    finally:
+        client.delete(f"{world.base}/_world/shapes")
+    assert client.get(f"{world.base}/_world/shapes").json() == {"voe": "encoded", "filemoon": "mixed"}
+
+
 def test_host_flows_streamtape_doodstream_voe_range(world: RunningWorld, client: httpx.Client) -> None:
     page = _get(client, f"{world.hosts}/streamtape/e/abc123").text
     prefix, scrambled, cut = re.search(r"innerHTML = '([^']+)' \+ \('([^']+)'\)\.substring\((\d+)\)", page).groups()
@@ -383,11 +442,7 @@ def test_host_flows_streamtape_doodstream_voe_range(world: RunningWorld, client:
     assert video.content[4:8] == b"ftyp"
     assert client.get(f"{base_url}AbCdEfGhIj?token=nope&expiry=1").status_code == 403
 
-    voe = _get(client, f"{world.hosts}/voe/e/v1").text
-    encoded = re.search(r"'hls': '([^']+)'", voe).group(1)
-    assert base64.b64decode(encoded).decode() == f"{world.base}/hosts/media/v1/master.m3u8"
-    for host in ("filemoon", "vidmoly"):
-        assert f'file:"{world.base}/hosts/media/v1/master.m3u8"' in _get(client, f"{world.hosts}/{host}/e/v1").text
+    assert f'file:"{world.base}/hosts/media/v1/master.m3u8"' in _get(client, f"{world.hosts}/vidmoly/e/v1").text
     for host in ("loadx", "luluvdo", "vidoza"):
         assert f'<source src="{world.base}/hosts/media/v1.mp4"' in _get(client, f"{world.hosts}/{host}/e/v1").text
 

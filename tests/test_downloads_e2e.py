@@ -146,6 +146,38 @@ def test_sto_episode_downloads(world: RunningWorld, anibridge: Harness) -> None:
     assert is_media(content) and content.name.endswith(tuple(f"-STO.{x}" for x in ("mp4", "ts")))
 
 
+def _voe_video(world: RunningWorld, ep: Pick, language: str) -> str:
+    info = world.world.info(SITE_KEYS[ep.site], ep.slug)
+    assert info is not None
+    episode = world.world.episode(info, ep.season, ep.episode)
+    assert episode is not None
+    return next(s.video_id for s in episode.streams if s.hoster == "VOE" and LANGUAGES[s.language] == language)
+
+
+@pytest.mark.parametrize("through", ["encoded page", "interstitial to a mirror"])
+def test_download_through_voe_current_pages(world: RunningWorld, anibridge: Harness, through: str) -> None:
+    """VOE's page holds the source only in its encoded JSON blob, sometimes behind an interstitial."""
+    def voe_first(p: Pick) -> bool:
+        return any(hosts[0] == "VOE" for hosts in p.languages.values())
+
+    skip = 0
+    while True:  # the first episode whose VOE page is of the wanted kind
+        ep = pick(world, site="s.to", want=voe_first, skip=skip)
+        language = next(lang for lang, hosts in ep.languages.items() if hosts[0] == "VOE")
+        page = httpx.get(f"{world.hosts}/voe/e/{_voe_video(world, ep, language)}", timeout=5).text
+        if ("window.location.href" in page) == (through != "encoded page"):
+            break
+        skip += 1
+    assert "var sources" not in page
+    client = client_for(anibridge.base_url)
+    client.torrents_add(urls=ep.magnet(language, provider="VOE"), category="tv-sonarr")
+    done = wait_state(client, ep.hash(language), DONE + ("error",))
+    props = client.torrents_properties(ep.hash(language))
+    assert done["state"] in DONE, props["comment"]
+    assert props["host"] == "VOE" and props["attempts"] == 1
+    assert is_media(Path(done["content_path"]))
+
+
 def test_files_stay_when_deletion_keeps_them(world: RunningWorld, tmp_path: Path) -> None:
     with running_anibridge(tmp_path, CATALOG_ENABLED="false", DELETE_FILES_ON_TORRENT_DELETE="false",
                            **world.env()) as h:

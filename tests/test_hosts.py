@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import re
 import socket
 import string
@@ -17,9 +18,13 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
+from anibridge.devworld import filemoon as world_filemoon
+from anibridge.devworld import voe as world_voe
 from anibridge.downloads.hosts import (
     DirectLink,
     HostError,
+    decode_voe_payload,
+    decrypt_byse_playback,
     doodstream_final_url,
     extract_doodstream_pass,
     extract_filemoon,
@@ -27,6 +32,7 @@ from anibridge.downloads.hosts import (
     extract_streamtape,
     extract_vidmoly,
     extract_voe,
+    filemoon_api_url,
     resolve_direct_link,
     unpack_packer,
     voe_redirect,
@@ -89,6 +95,33 @@ def test_voe_plain_mp4_only() -> None:
     assert link is not None and (link.url, link.kind) == (MP4, "mp4")
 
 
+def _voe_encoded_page(data: dict[str, object], salt: str = "x") -> str:
+    blob = json.dumps(world_voe.encode_payload(data, salt))
+    return f'<div id="vplayer"></div><script type="application/json">{blob}</script>'
+
+
+def test_voe_encoded_json_blob_decodes_to_the_source() -> None:
+    data = {"file_code": "abc", "source": M3U8, "direct_access_url": "https://voe.sx/abc", "fallback": []}
+    assert decode_voe_payload(world_voe.encode_payload(data, "salt")) == data
+    link = extract_voe(_voe_encoded_page(data), PAGE)
+    assert link == DirectLink(url=M3U8, kind="hls", headers={"Referer": PAGE}, host="VOE")
+
+
+def test_voe_encoded_blob_without_source_uses_a_media_direct_url_only() -> None:
+    assert extract_voe(_voe_encoded_page({"direct_access_url": MP4}), PAGE).url == MP4  # type: ignore[union-attr]
+    # a direct_access_url that is a web page, not media, is no source
+    assert extract_voe(_voe_encoded_page({"direct_access_url": "https://voe.sx/abc"}), PAGE) is None
+
+
+def test_voe_encoded_blob_that_does_not_decode_is_no_source() -> None:
+    for junk in ('"not-base64-at-all!!"', '"' + "A" * 40 + '"', "{", '["x"]', "123"):
+        html = f'<script type="application/json">{junk}</script>'
+        assert extract_voe(html, PAGE) is None
+    assert decode_voe_payload("") is None
+    bad = world_voe.encode_payload({"source": "javascript:alert(1)"}, "s")
+    assert extract_voe(f'<script type="application/json">{json.dumps(bad)}</script>', PAGE) is None
+
+
 def test_voe_redirect_page() -> None:
     html = "<script>window.location.href = 'https://voe-mirror.example/e/xyz';</script>"
     assert extract_voe(html, PAGE) is None
@@ -104,6 +137,25 @@ def test_voe_rejects_non_http_sources() -> None:
 
 
 # ------------------------------------------------------------------------------------- Filemoon
+
+
+def test_byse_playback_decrypts_and_a_tampered_one_is_refused() -> None:
+    answer = world_filemoon.api_answer("abc123", M3U8)
+    playback = answer["playback"]
+    assert isinstance(playback, dict)
+    assert decrypt_byse_playback(playback)[0]["url"] == M3U8
+    payload = playback["payload"]
+    tampered = {**playback, "payload": ("B" if payload[0] == "A" else "A") + payload[1:]}
+    with pytest.raises(HostError, match="could not open the player's encrypted sources"):
+        decrypt_byse_playback(tampered)
+    with pytest.raises(HostError, match="missing key"):
+        decrypt_byse_playback({"iv": playback["iv"], "payload": payload})
+
+
+def test_filemoon_api_url_beside_the_embed_path() -> None:
+    assert filemoon_api_url("https://filemoon.sx/e/ek1ehbbs0ljs") == "https://filemoon.sx/api/videos/ek1ehbbs0ljs"
+    assert filemoon_api_url("http://127.0.0.1:1/hosts/filemoon/e/v1") == "http://127.0.0.1:1/hosts/filemoon/api/videos/v1"
+    assert filemoon_api_url("https://filemoon.sx/") is None
 
 
 def test_filemoon_devworld_shape() -> None:
@@ -296,6 +348,32 @@ def _app() -> FastAPI:
         )
         return HTMLResponse(f"<script>{pack(script)}</script>")
 
+    @app.get("/e/voe-loop")
+    async def voe_loop() -> HTMLResponse:
+        return HTMLResponse("<script>window.location.href = '/e/voe-loop2';</script>")
+
+    @app.get("/e/voe-loop2")
+    async def voe_loop2() -> HTMLResponse:
+        return HTMLResponse("<script>window.location.href = '/e/voe-loop';</script>")
+
+    @app.get("/e/voe-encoded")
+    async def voe_encoded(request: Request) -> HTMLResponse:
+        return HTMLResponse(_voe_encoded_page({"source": f"{request.base_url}media/voe/enc.m3u8"}))
+
+    @app.get("/byse/e/{code}")
+    async def byse_page(code: str) -> HTMLResponse:
+        return HTMLResponse(world_filemoon.byse_shell(code))
+
+    @app.get("/byse/api/videos/{code}")
+    async def byse_api(code: str, request: Request) -> Response:
+        if code == "gone":
+            return PlainTextResponse("not found", status_code=404)
+        if code == "attest":  # the API wants a browser check first: no playback in the answer
+            return Response(json.dumps({"error": "challenge required"}), media_type="application/json")
+        request.app.state.referers.append(request.headers.get("referer"))
+        return Response(json.dumps(world_filemoon.api_answer(code, f"{request.base_url}media/fm/{code}.m3u8")),
+                        media_type="application/json")
+
     @app.get("/e/empty")
     async def empty() -> HTMLResponse:
         return HTMLResponse("<html><body>This video was removed.</body></html>")
@@ -374,6 +452,29 @@ def test_voe_interstitial_followed_once(server: tuple[str, FastAPI]) -> None:
     link = asyncio.run(_resolve(f"{base}/e/voe-interstitial", "VOE"))
     assert (link.url, link.kind, link.host) == (f"{base}/media/voe/master.m3u8", "hls", "VOE")
     assert link.headers["Referer"] == f"{base}/e/voe-real"
+
+
+def test_voe_interstitial_loop_ends_with_a_clear_error(server: tuple[str, FastAPI]) -> None:
+    base, _ = server
+    with pytest.raises(HostError, match="VOE embed page has no sources"):
+        asyncio.run(_resolve(f"{base}/e/voe-loop", "VOE"))
+
+
+def test_voe_encoded_page_over_http(server: tuple[str, FastAPI]) -> None:
+    base, _ = server
+    link = asyncio.run(_resolve(f"{base}/e/voe-encoded", "VOE"))
+    assert (link.url, link.kind, link.host) == (f"{base}/media/voe/enc.m3u8", "hls", "VOE")
+
+
+def test_filemoon_byse_page_asks_the_api_and_decrypts(server: tuple[str, FastAPI]) -> None:
+    base, app = server
+    link = asyncio.run(_resolve(f"{base}/byse/e/k7x2", "Filemoon"))
+    assert (link.url, link.kind, link.host) == (f"{base}/media/fm/k7x2.m3u8", "hls", "Filemoon")
+    assert app.state.referers[-1] == f"{base}/byse/e/k7x2"
+    with pytest.raises(HostError, match="without playback data"):
+        asyncio.run(_resolve(f"{base}/byse/e/attest", "Filemoon"))
+    with pytest.raises(HostError, match="/byse/api/videos/gone answered 404"):
+        asyncio.run(_resolve(f"{base}/byse/e/gone", "Filemoon"))
 
 
 def test_filemoon_packed_over_http(server: tuple[str, FastAPI]) -> None:

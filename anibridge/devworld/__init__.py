@@ -8,8 +8,17 @@ without the prefix, so urljoin against the host works too.
 
 Video host embed pages (``/hosts/<host>/e/<vid>``; every vid serves the same media):
 
-- VOE: ``<script>var sources = {'hls': '<base64 of absolute m3u8 URL>', 'video_height': 720};</script>``
-- Filemoon: ``<script>jwplayer("vplayer").setup({sources:[{file:"<absolute m3u8 URL>"}]});</script>``
+Shapes follow the live hosts (``../shared/real-pages/hosts``); older ones stay available through
+``POST /_world/shapes`` (``{"voe": "legacy"}``), ``RunningWorld.set_shapes`` or ``--shapes``.
+
+- VOE (``encoded``, default): the source only in ``<script type="application/json">"<blob>"</script>``
+  (see ``devworld.voe`` for the encoding); a quarter of the videos first answer an interstitial,
+  ``window.location.href = '<origin>/hosts/voe-mirror/e/<vid>'``. ``interstitial``: every video does;
+  ``legacy``: ``<script>var sources = {'hls': '<base64 of absolute m3u8 URL>', 'video_height': 720};</script>``.
+- Filemoon (``mixed``, default): packed ``eval(function(p,a,c,k,e,d){...})`` around
+  ``jwplayer("vplayer").setup({sources:[{file:"<absolute m3u8 URL>"}], ...})``, and for a third of
+  the videos a Byse app shell whose source comes from ``/hosts/filemoon/api/videos/<vid>`` (AES-GCM
+  ``playback``; see ``devworld.filemoon``). ``packed``, ``byse``: only that kind; ``plain``: unpacked.
 - Vidmoly: ``player.setup({ sources: [{file:"<absolute m3u8 URL>"}], image: ... })``
 - Streamtape: ``<div id="robotlink">/hosts/streamtape/get_video?id=<vid>&token=xxx</div>`` (decoy token)
   and ``innerHTML = '/hosts/streamtape/get_video?id=<vid>&expires=1&token=' + ('<3 chars><TOKEN>').substring(3);``

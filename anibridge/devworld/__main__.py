@@ -22,9 +22,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--day", type=int, default=0)
     parser.add_argument("--episodes-per-title", type=float, default=None)
     parser.add_argument("--faults", default="", help="JSON list of fault rules")
+    parser.add_argument("--shapes", default="", help="host page shapes, e.g. voe=legacy,filemoon=packed")
     args = parser.parse_args(argv)
     sizes = {k: int(v) for k, _, v in (p.partition("=") for p in args.sizes.split(",") if p)}
-    app = build_app(None, json.loads(args.faults) if args.faults else None, seed=args.seed, titles=args.titles,
+    shapes = {k: v for k, _, v in (p.partition("=") for p in args.shapes.split(",") if p)}
+    app = build_app(None, json.loads(args.faults) if args.faults else None, shapes, seed=args.seed, titles=args.titles,
                     day=args.day, episodes_per_title=args.episodes_per_title, sizes=sizes)
     base = f"http://{args.host}:{args.port}"
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -63,6 +63,22 @@ async def faults_endpoint(request: Request) -> Response:
     return _json([r.as_dict() for r in faults.rules])
 
 
+async def shapes_endpoint(request: Request) -> Response:
+    """GET the page shapes each host serves; POST ``{"voe": "legacy"}`` to change some; DELETE: defaults."""
+    state = request.app.state
+    if request.method == "DELETE":
+        state.shapes = dict(hosts.DEFAULT_SHAPES)
+    elif request.method == "POST":
+        data = await _body(request)
+        if not isinstance(data, dict):
+            return _json({"error": 'send a JSON object such as {"voe": "legacy"}'}, status=400)
+        try:
+            state.shapes = hosts.check_shapes({**state.shapes, **data})
+        except ValueError as exc:
+            return _json({"error": str(exc)}, status=400)
+    return _json(state.shapes)
+
+
 async def day_endpoint(request: Request) -> Response:
     data = await _body(request)
     raw = data.get("day") if isinstance(data, dict) else request.query_params.get("day")
@@ -89,13 +105,15 @@ async def changes_endpoint(request: Request) -> Response:
 class DevWorldApp:
     """Outermost ASGI callable; faults see uvicorn's own ``send`` (needed for reset/truncate)."""
 
-    def __init__(self, world: World, faults: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, world: World, faults: list[dict[str, Any]] | None = None,
+                 shapes: dict[str, str] | None = None) -> None:
         self.world = world
         self.faults = FaultSet(faults)
         self.inner = Starlette(routes=[
             Route("/_world", world_info),
             Route("/_world/faults", faults_endpoint, methods=["GET", "POST", "DELETE"]),
             Route("/_world/day", day_endpoint, methods=["POST"]),
+            Route("/_world/shapes", shapes_endpoint, methods=["GET", "POST", "DELETE"]),
             Route("/_world/truth/{site}/{slug}", truth_endpoint),
             Route("/_world/changes/{site}/{day}", changes_endpoint),
             Mount("/aniworld", routes=aniworld.routes),
@@ -107,6 +125,16 @@ class DevWorldApp:
         self.inner.state.world = world
         self.inner.state.faults = self.faults
         self.inner.state.cache = {}
+        self.inner.state.shapes = hosts.check_shapes(shapes or {})
+
+    @property
+    def shapes(self) -> dict[str, str]:
+        shapes: dict[str, str] = self.inner.state.shapes
+        return shapes
+
+    def set_shapes(self, shapes: dict[str, str]) -> None:
+        """Page shapes per host, e.g. ``{"voe": "legacy"}`` (the rest keep theirs)."""
+        self.inner.state.shapes = hosts.check_shapes({**self.shapes, **shapes})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -140,6 +168,7 @@ class DevWorldApp:
 
 
 def build_app(
-    world: World | None = None, faults: list[dict[str, Any]] | None = None, **world_kwargs: Any
+    world: World | None = None, faults: list[dict[str, Any]] | None = None,
+    shapes: dict[str, str] | None = None, **world_kwargs: Any
 ) -> DevWorldApp:
-    return DevWorldApp(world or World(**world_kwargs), faults)
+    return DevWorldApp(world or World(**world_kwargs), faults, shapes)

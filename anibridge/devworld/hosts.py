@@ -1,22 +1,23 @@
-"""Video host world (mounted at /hosts): one embed page shape per host, plus MP4/HLS media.
+"""Video host world (mounted at /hosts): embed page shapes per host, plus MP4/HLS media.
 
 Every video id serves the same committed media files (media/sample.mp4, media/master.m3u8,
 media/seg*.ts). Embed page shapes are a contract for the download extractors; see README in
-the package docstring of anibridge.devworld.
+the package docstring of anibridge.devworld. VOE and Filemoon serve today's shapes by default and
+older ones on request (``/_world/shapes``; see ``devworld.voe`` and ``devworld.filemoon``).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
 from functools import lru_cache
 from importlib import resources
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from anibridge.devworld import filemoon, voe
 from anibridge.devworld.web import origin
 
 HOSTS = ("voe", "filemoon", "streamtape", "vidmoly", "doodstream", "loadx", "luluvdo", "vidoza")
@@ -33,14 +34,33 @@ def token(kind: str, vid: str) -> str:
     return hashlib.sha256(f"{kind}:{vid}".encode()).hexdigest()[:16]
 
 
-def embed_html(host: str, vid: str, base: str) -> str:
+DEFAULT_SHAPES = {"voe": "encoded", "filemoon": "mixed"}
+SHAPES = {"voe": voe.SHAPES, "filemoon": filemoon.SHAPES}
+
+
+def check_shapes(shapes: dict[str, str]) -> dict[str, str]:
+    """Validated page shapes per host (unknown host or shape: ValueError naming the choices)."""
+    for host, shape in shapes.items():
+        if host not in SHAPES:
+            raise ValueError(f"no page shapes for host {host!r}; hosts with shapes: {', '.join(SHAPES)}")
+        if shape not in SHAPES[host]:
+            raise ValueError(f"unknown {host} shape {shape!r}; one of {', '.join(SHAPES[host])}")
+    return {**DEFAULT_SHAPES, **shapes}
+
+
+def embed_html(host: str, vid: str, base: str, shapes: dict[str, str] | None = None) -> str:
+    shape = (shapes or DEFAULT_SHAPES).get(host, "")
     m3u8 = f"{base}/hosts/media/{vid}/master.m3u8"
     mp4 = f"{base}/hosts/media/{vid}.mp4"
-    if host == "voe":
-        encoded = base64.b64encode(m3u8.encode()).decode()
-        body = f"<script>var sources = {{'hls': '{encoded}', 'video_height': 720}};</script>"
+    if host == "voe" and voe.wants_interstitial(shape, vid):
+        return voe.interstitial_html(vid, base)
+    if host in ("voe", voe.MIRROR):
+        body = voe.legacy_body(m3u8) if shape == "legacy" else voe.encoded_body(vid, m3u8, base)
+    elif host == "filemoon" and filemoon.is_byse(shape, vid):
+        body = filemoon.byse_shell(vid)
     elif host == "filemoon":
-        body = f'<script>jwplayer("vplayer").setup({{sources:[{{file:"{m3u8}"}}]}});</script>'
+        script = filemoon.setup_script(m3u8, base, vid)
+        body = f"<script type='text/javascript'>{script if shape == 'plain' else filemoon.pack(script)}</script>"
     elif host == "vidmoly":
         body = (
             '<div id="vplayer"></div><script>var player = jwplayer("vplayer"); player.setup({ '
@@ -70,11 +90,24 @@ def embed_html(host: str, vid: str, base: str) -> str:
     return f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title></head><body>{body}</body></html>'
 
 
+def shapes_of(request: Request) -> dict[str, str]:
+    shapes: dict[str, str] = request.app.state.shapes
+    return shapes
+
+
 async def embed(request: Request) -> Response:
     host, vid = request.path_params["host"].lower(), request.path_params["vid"]
-    if host not in HOSTS or not _VID.match(vid):
+    if host not in (*HOSTS, voe.MIRROR) or not _VID.match(vid):
         return PlainTextResponse("File not found", status_code=404)
-    return HTMLResponse(embed_html(host, vid, origin(request)))
+    return HTMLResponse(embed_html(host, vid, origin(request), shapes_of(request)))
+
+
+async def filemoon_api(request: Request) -> Response:
+    """Byse's video API: the source sealed with AES-GCM (only for videos whose page is a Byse shell)."""
+    vid = request.path_params["vid"]
+    if not _VID.match(vid) or not filemoon.is_byse(shapes_of(request).get("filemoon", ""), vid):
+        return JSONResponse({"error": "video not found"}, status_code=404)
+    return JSONResponse(filemoon.api_answer(vid, f"{origin(request)}/hosts/media/{vid}/master.m3u8"))
 
 
 def _mp4(request: Request) -> Response:
@@ -144,5 +177,6 @@ routes = [
     Route("/streamtape/get_video", streamtape_get),
     Route("/doodstream/pass_md5/{vid}/{token}", dood_pass),
     Route("/doodstream/stream/{vid}/{rest}", dood_stream, methods=["GET", "HEAD"]),
+    Route("/filemoon/api/videos/{vid}", filemoon_api),
     Route("/{host}/e/{vid}", embed),
 ]

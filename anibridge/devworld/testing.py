@@ -64,6 +64,10 @@ class RunningWorld:
     def set_day(self, day: int) -> None:
         self.world.set_day(day)
 
+    def set_shapes(self, shapes: dict[str, str]) -> None:
+        """Embed page shapes per host, e.g. ``{"voe": "legacy", "filemoon": "byse"}``."""
+        self.app.set_shapes(shapes)
+
     def truth(self, site: str, slug: str) -> dict[str, Any] | None:
         return self.world.truth(site, slug)
 
@@ -86,10 +90,10 @@ def running_world(faults: list[dict[str, Any]] | None = None, **world_kwargs: An
 
     ``world_kwargs`` go to ``World`` (seed, titles, day, episodes_per_title, sizes); pass
     ``world=`` to serve an existing World instance, ``warm=True`` to build catalogues and the
-    SkyHook index before the first request.
+    SkyHook index before the first request, ``shapes={"voe": "legacy"}`` for older host pages.
     """
     warm = bool(world_kwargs.pop("warm", False))
-    app = build_app(world_kwargs.pop("world", None), faults, **world_kwargs)
+    app = build_app(world_kwargs.pop("world", None), faults, world_kwargs.pop("shapes", None), **world_kwargs)
     if warm:
         app.world.warm()
     port = _free_port()

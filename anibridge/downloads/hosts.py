@@ -12,17 +12,19 @@ import asyncio
 import base64
 import binascii
 import html as html_lib
+import json
 import re
 import secrets
 import string
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 from parsel import Selector
+from yt_dlp.aes import aes_gcm_decrypt_and_verify_bytes
 
 Kind = Literal["mp4", "hls"]
 MAX_PAGE_BYTES = 4 * 1024 * 1024
@@ -186,6 +188,12 @@ def extract_generic(html: str, page_url: str, host: str = "generic") -> DirectLi
 
 _VOE_SOURCE = re.compile(r"""["'](?P<key>hls|mp4)["']\s*:\s*(?:atob\(\s*)?(["'])(?P<val>(?:(?!\2).)+)\2""")
 _VOE_REDIRECT = re.compile(r"""window\.location(?:\.href)?\s*=\s*(["'])(?P<url>(?:(?!\1).)+)\1""")
+_JSON_SCRIPT = re.compile(r"""<script[^>]*type\s*=\s*["']application/json["'][^>]*>(?P<body>.*?)</script>""",
+                          re.DOTALL | re.IGNORECASE)
+# Strings VOE scatters through the ROT13 text to break naive base64 decoding.
+_VOE_MARKERS = ("@$", "^^", "~@", "%?", "*~", "!!", "#&")
+_ROT13 = str.maketrans(string.ascii_letters, string.ascii_lowercase[13:] + string.ascii_lowercase[:13]
+                       + string.ascii_uppercase[13:] + string.ascii_uppercase[:13])
 
 
 def _maybe_base64_url(value: str) -> str:
@@ -198,8 +206,46 @@ def _maybe_base64_url(value: str) -> str:
     return decoded.strip()
 
 
+def decode_voe_payload(blob: str) -> dict[str, object] | None:
+    """VOE's encoded ``<script type="application/json">`` text: ROT13, marker strings removed, base64,
+    every character shifted down by 3, reversed, base64, JSON. None when it does not decode."""
+    try:
+        text = blob.translate(_ROT13)
+        for marker in _VOE_MARKERS:
+            text = text.replace(marker, "")
+        shifted = base64.b64decode(text + "=" * (-len(text) % 4)).decode("utf-8")
+        unshifted = "".join(chr(ord(ch) - 3) for ch in shifted)[::-1]
+        data = json.loads(base64.b64decode(unshifted + "=" * (-len(unshifted) % 4)))
+    except (binascii.Error, UnicodeDecodeError, ValueError):  # JSONDecodeError and chr(<0) are ValueErrors
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _voe_json_sources(html: str) -> Iterator[str]:
+    """Source URLs from VOE's encoded JSON blobs (``source`` first, then a media ``direct_access_url``)."""
+    for match in _JSON_SCRIPT.finditer(html):
+        try:
+            raw = json.loads(html_lib.unescape(match.group("body").strip()))
+        except ValueError:
+            continue
+        blobs = [raw] if isinstance(raw, str) else [item for item in raw if isinstance(item, str)] \
+            if isinstance(raw, list) else []
+        for blob in blobs:
+            data = decode_voe_payload(blob)
+            if data is None:
+                continue
+            for key in ("source", "direct_access_url"):
+                value = data.get(key)
+                if isinstance(value, str) and (key == "source" or direct_media_kind(value)):
+                    yield value
+
+
 def extract_voe(html: str, page_url: str) -> DirectLink | None:
-    """``var sources = {'hls': '<url or base64 url>', 'mp4': ...}``; HLS preferred."""
+    """The encoded JSON blob of current VOE pages, else the older ``var sources = {'hls': '<url or
+    base64 url>', 'mp4': ...}``; HLS preferred."""
+    for source in _voe_json_sources(html):
+        if link := _link(source, page_url, "VOE"):
+            return link
     found: dict[str, str] = {}
     for match in _VOE_SOURCE.finditer(html):
         found.setdefault(match.group("key"), match.group("val"))
@@ -279,15 +325,80 @@ def _pure(extract: Callable[[str, str], DirectLink | None]) -> Resolver:
     return resolve
 
 
+VOE_MAX_HOPS = 3
+
+
 async def _resolve_voe(client: httpx.AsyncClient, page: EmbedPage) -> DirectLink | None:
-    link = extract_voe(page.html, page.url)
-    if link is None and (target := voe_redirect(page.html, page.url)) and target != page.url:
+    """The page's sources, else follow its ``window.location.href`` interstitial to the mirror (a few hops)."""
+    seen = {page.url}
+    for _ in range(VOE_MAX_HOPS):
+        link = extract_voe(page.html, page.url)
+        target = None if link else voe_redirect(page.html, page.url)
+        if link is not None or target is None or target in seen:
+            return link or extract_generic(page.html, page.url, "VOE")
+        seen.add(target)
         page_or_media = await fetch_page(client, target, "VOE")
         if isinstance(page_or_media, DirectLink):
             return page_or_media
-        link = extract_voe(page_or_media.html, page_or_media.url)
-        link = link or extract_generic(page_or_media.html, page_or_media.url, "VOE")
-    return link
+        page = page_or_media
+    raise HostError("VOE", f"interstitial pages sent us on more than {VOE_MAX_HOPS} times")
+
+
+_FILEMOON_CODE = re.compile(r"/(?:e|d|v|download)/(?P<code>[A-Za-z0-9_-]{1,64})/?$")
+
+
+def filemoon_api_url(page_url: str) -> str | None:
+    """Where a Byse player page fetches its sources: ``/api/videos/<code>`` beside ``/e/<code>``."""
+    match = _FILEMOON_CODE.search(urlsplit(page_url).path)
+    return urljoin(page_url, f"../api/videos/{match.group('code')}") if match else None
+
+
+def _b64url(value: object) -> bytes:
+    if not isinstance(value, str):
+        raise ValueError("not a string")
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+
+
+def decrypt_byse_playback(playback: dict[str, object]) -> list[dict[str, object]]:
+    """The ``sources`` sealed in a Byse ``playback`` object (AES-256-GCM, key = the joined ``key_parts``,
+    payload = ciphertext + 16-byte tag); HostError when it cannot be opened."""
+    try:
+        parts = playback.get("key_parts")
+        key = b"".join(_b64url(part) for part in parts) if isinstance(parts, list) else b""
+        nonce, sealed = _b64url(playback.get("iv")), _b64url(playback.get("payload"))
+        if len(key) not in (16, 24, 32) or len(sealed) <= 16 or not nonce:
+            raise ValueError("missing key, iv or payload")
+        plain = aes_gcm_decrypt_and_verify_bytes(sealed[:-16], key, sealed[-16:], nonce)
+        data = json.loads(plain)
+    except (binascii.Error, ValueError, TypeError) as exc:  # a wrong tag is a ValueError too
+        raise HostError("Filemoon", f"could not open the player's encrypted sources ({exc})") from None
+    sources = data.get("sources") if isinstance(data, dict) else None
+    return [item for item in sources if isinstance(item, dict)] if isinstance(sources, list) else []
+
+
+async def _resolve_filemoon(client: httpx.AsyncClient, page: EmbedPage) -> DirectLink | None:
+    """Packed jwplayer pages carry the source; Byse pages are an app shell that asks ``/api/videos/<code>``."""
+    link = extract_filemoon(page.html, page.url)
+    api = None if link else filemoon_api_url(page.url)
+    if link is not None or api is None:
+        return link
+    answer = await fetch_page(client, api, "Filemoon", headers={"Referer": page.url, "Accept": "application/json"})
+    if isinstance(answer, DirectLink):
+        return answer
+    try:
+        data = json.loads(answer.html)
+    except ValueError:
+        return None  # not a Byse player either: the generic extractor gets the page
+    playback = data.get("playback") if isinstance(data, dict) else None
+    if not isinstance(playback, dict):
+        raise HostError("Filemoon", "the video API answered without playback data (a browser check may be needed)")
+    sources = decrypt_byse_playback(playback)
+    ranked = sorted(sources, key=lambda item: "mpegurl" not in str(item.get("mime_type", "")).lower())
+    for item in ranked:
+        url = item.get("url") or item.get("file")
+        if isinstance(url, str) and (found := _link(url, page.url, "Filemoon", str(item.get("mime_type") or ""))):
+            return found
+    raise HostError("Filemoon", "the video API's sources hold no usable URL")
 
 
 async def _resolve_streamtape(client: httpx.AsyncClient, page: EmbedPage) -> DirectLink | None:
@@ -321,7 +432,7 @@ RESOLVERS: dict[str, tuple[str, Resolver]] = {
     name.lower(): (name, resolver)
     for name, resolver in (
         ("VOE", _resolve_voe),
-        ("Filemoon", _pure(extract_filemoon)),
+        ("Filemoon", _resolve_filemoon),
         ("Streamtape", _resolve_streamtape),
         ("Vidmoly", _pure(extract_vidmoly)),
         ("Doodstream", _resolve_doodstream),
@@ -332,11 +443,13 @@ RESOLVERS: dict[str, tuple[str, Resolver]] = {
 }
 
 
-async def fetch_page(client: httpx.AsyncClient, url: str, host: str) -> EmbedPage | DirectLink:
+async def fetch_page(client: httpx.AsyncClient, url: str, host: str,
+                     headers: dict[str, str] | None = None) -> EmbedPage | DirectLink:
     """The embed page, or a DirectLink when the URL (after redirects) already serves media."""
-    async with client.stream("GET", url, follow_redirects=True) as resp:
+    async with client.stream("GET", url, headers=headers, follow_redirects=True) as resp:
         if resp.status_code >= 400:
-            raise HostError(host, f"embed page answered {resp.status_code}")
+            what = "embed page" if headers is None else urlsplit(url).path
+            raise HostError(host, f"{what} answered {resp.status_code}")
         mime = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if mime.startswith(_MEDIA_TYPES):
             final = str(resp.url)
