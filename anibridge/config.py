@@ -61,6 +61,22 @@ class Settings(BaseSettings):
     crawl_process: bool = True
     crawl_nice: int = Field(10, ge=0, le=19)
     log_level: str = "INFO"
+    # LAN and browser defences (qBittorrent's WebUI names in brackets).
+    # Failed qBittorrent logins from one address before it is banned, 0 = never [web_ui_max_auth_fail_count].
+    qbit_max_auth_fail_count: int = Field(5, ge=0, le=1_000_000)
+    qbit_ban_duration_seconds: int = Field(3600, ge=1, le=31_536_000)  # [web_ui_ban_duration]
+    # Refuse state-changing requests whose Origin/Referer names another site [web_ui_csrf_protection_enabled].
+    anibridge_csrf_protection: bool = True
+    # Answer only Host names that are this server's (DNS rebinding) [web_ui_host_header_validation_enabled].
+    anibridge_host_header_validation: bool = True
+    # More accepted Host names, ';' or ',' separated, '*' wildcards (e.g. anibridge.example.com;*.home.net)
+    # [web_ui_domain_list].
+    anibridge_domain_list: str = ""
+    # Largest request body taken on any route (413 above it).
+    anibridge_max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024, le=1024**3)
+    # A client must send a request's headers within this time; open connections per client address.
+    anibridge_header_timeout_seconds: float = Field(10.0, gt=0, le=3600)
+    anibridge_max_connections_per_client: int = Field(64, ge=1, le=100_000)
 
     @classmethod
     def settings_customise_sources(
@@ -70,6 +86,15 @@ class Settings(BaseSettings):
         # Only the values passed in: load_settings reads the environment itself (dropping empty values,
         # honouring its ``env`` argument); pydantic-settings reading os.environ again would undo both.
         return (init_settings,)
+
+    @field_validator("anibridge_domain_list")
+    @classmethod
+    def _domains(cls, v: str) -> str:
+        names = [n.strip().lower() for n in v.replace(",", ";").split(";") if n.strip()]
+        for name in names:
+            if any(c.isspace() or c in "/@" for c in name):
+                raise ValueError(f"{name!r} is not a host name or pattern (like anibridge.example.com or *.lan)")
+        return ";".join(names)
 
     @field_validator("log_level")
     @classmethod
@@ -125,6 +150,10 @@ class Settings(BaseSettings):
     @property
     def sites(self) -> list[str]:
         return [s for s in self.catalog_sites.split(",") if s] if self.catalog_enabled else []
+
+    @property
+    def domain_list(self) -> list[str]:
+        return [n for n in self.anibridge_domain_list.split(";") if n]
 
     @property
     def hosts(self) -> list[str]:

@@ -25,11 +25,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_asgi(app: Any, port: int | None = None) -> Iterator[str]:
-    """Run an ASGI app with uvicorn in a background thread; yields its base URL."""
+def serve_asgi(app: Any, port: int | None = None, settings: Settings | None = None) -> Iterator[str]:
+    """Run an ASGI app with uvicorn in a background thread; yields its base URL. With ``settings``,
+    served as ``anibridge serve`` serves (http.serving: guarded protocol, AniBridge's logging)."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                            lifespan="on", timeout_graceful_shutdown=5)
+    if settings is not None:
+        from .http.serving import uvicorn_config
+
+        config = uvicorn_config(app, settings, "127.0.0.1", port, log_level="warning", lifespan="on",
+                                timeout_graceful_shutdown=5)
+    else:
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                                lifespan="on", timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
@@ -67,7 +74,7 @@ def running_anibridge(data_dir: Path, *, crawl: bool = False, downloads: bool = 
     from .http.app import create_app
 
     runtime = Runtime(settings_for(data_dir, **env), crawl=crawl, downloads=downloads)
-    with serve_asgi(create_app(runtime)) as base:
+    with serve_asgi(create_app(runtime), settings=runtime.settings) as base:
         yield Harness(base, runtime)
 
 

@@ -30,14 +30,21 @@ def create_app(runtime: Runtime) -> FastAPI:
         finally:
             runtime.stop()
 
-    app = FastAPI(title="AniBridge", version=__version__, lifespan=lifespan)
+    # The API description is served by api_docs (behind the API key or a login once a secret is set).
+    app = FastAPI(title="AniBridge", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
     app.state.runtime = runtime
 
-    from . import admin, health, qbittorrent, status_page, torznab
+    from . import admin, api_docs, health, qbittorrent, status_page, torznab
+    from .body_limit import BodyLimit
+    from .browser_guard import BrowserGuard
 
-    for module in (health, admin, torznab, qbittorrent, status_page):
+    for module in (health, admin, torznab, qbittorrent, status_page, api_docs):
         app.include_router(module.router)
+    # The last added runs first: refuse foreign hosts and cross-site writes, then cap the body.
     app.add_middleware(torznab.TorznabFastPath, runtime=runtime)
+    app.add_middleware(BodyLimit, max_bytes=runtime.settings.anibridge_max_body_bytes)
+    app.add_middleware(BrowserGuard, settings=runtime.settings)
 
     @app.exception_handler(apsw.FullError)
     @app.exception_handler(apsw.ReadOnlyError)

@@ -15,11 +15,12 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import apsw
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
 from .. import __version__
 from ..projections.queries import STAGES
 from .torznab.skipped import skipped_titles
+from .security import may_see_details, require_details
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -285,11 +286,15 @@ def catalog_detail(runtime: Runtime, *, failures: bool = True) -> dict[str, Any]
 
 @router.get("/health")
 def health(request: Request) -> dict[str, Any]:
-    """Overall state for Docker's HEALTHCHECK, Sonarr users and monitoring: cheap, never blocks."""
-    return overall(request)
+    """Overall state for Docker's HEALTHCHECK, Sonarr users and monitoring: cheap, never blocks.
+
+    Once a secret is set, anonymous callers see only the state; details (problems name provider
+    URLs and errors) need the API key or a qBittorrent login."""
+    body = overall(request)
+    return body if may_see_details(request) else {"status": body["status"]}
 
 
-@router.get("/health/catalog")
+@router.get("/health/catalog", dependencies=[Depends(require_details)])
 def health_catalog(request: Request) -> dict[str, Any]:
     """Per site and stage: state, progress, rate, last success and error, next refresh, lag."""
     return catalog_detail(request.app.state.runtime)

@@ -14,12 +14,13 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 import apsw
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from .. import __version__
 from ..projections.queries import STAGES
 from .health import catalog_detail, iso, overall
+from .security import may_see_details, require_details
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -104,7 +105,7 @@ def downloads_snapshot(runtime: Runtime, limit: int = DOWNLOADS_SHOWN) -> list[d
     return out
 
 
-@router.get("/health/downloads", tags=["health"])
+@router.get("/health/downloads", tags=["health"], dependencies=[Depends(require_details)])
 def health_downloads(request: Request) -> dict[str, Any]:
     """Downloads in progress and queued (at most 50), for the status page."""
     return {"downloads": downloads_snapshot(request.app.state.runtime)}
@@ -183,8 +184,9 @@ SCRIPT = """
     }
     data.downloads.forEach(function(d){ body.appendChild(row(d)); });
   }
+  var KEY = new URLSearchParams(location.search).get('apikey');
   function fetchJson(url){
-    return fetch(url, {cache: 'no-store'}).then(function(r){
+    return fetch(url, {cache: 'no-store', headers: KEY ? {'X-Api-Key': KEY} : {}}).then(function(r){
       if (!r.ok) throw new Error(url + ': HTTP ' + r.status);
       return r.json();
     });
@@ -305,4 +307,42 @@ queued {hl("downloads|queued", health["downloads"]["queued"], dom_id="downloads-
 def status_page(request: Request) -> HTMLResponse:
     if request.method == "HEAD":  # qBittorrent clients probe ``HEAD /``: answer cheaply
         return HTMLResponse("")
-    return HTMLResponse(render(request), headers={"Cache-Control": "no-store"})
+    page = render(request) if may_see_details(request) else sign_in(request)
+    # no-referrer: a page opened with ?apikey= must not hand the key to anything it links to
+    return HTMLResponse(page, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+SIGN_IN_SCRIPT = """
+document.getElementById('login').addEventListener('submit', function(ev){
+  ev.preventDefault();
+  var f = ev.target, out = document.getElementById('login-result');
+  fetch('api/v2/auth/login', {method: 'POST', body: new URLSearchParams(new FormData(f))})
+    .then(function(r){ return r.text(); })
+    .then(function(t){ if (t === 'Ok.') location.reload(); else out.textContent = t === 'Fails.' ? 'wrong login' : t; })
+    .catch(function(err){ out.textContent = String(err); });
+});
+"""
+
+
+def sign_in(request: Request) -> str:
+    """For an anonymous visitor once a secret is set: the overall state, and ways to sign in."""
+    settings = request.app.state.runtime.settings
+    state = overall(request)["status"]
+    forms = ""
+    if settings.indexer_api_key:
+        forms += ('<form method="get" action="./"><label>API key <input type="password" name="apikey"'
+                  ' autocomplete="current-password"></label> <button>show status</button></form>')
+    if settings.qbit_username or settings.qbit_password:
+        forms += ('<form id="login" method="post" action="api/v2/auth/login"><label>user <input name="username"'
+                  ' autocomplete="username"></label> <label>password <input type="password" name="password"'
+                  ' autocomplete="current-password"></label> <button>log in</button>'
+                  ' <span id="login-result" class="err"></span></form>'
+                  f"<script>{SIGN_IN_SCRIPT}</script>")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>AniBridge status</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>
+<body><h1>AniBridge <span id="status" class="badge s-{_e(state)}">{_e(state)}</span></h1>
+<p class="muted">Details need the API key (INDEXER_API_KEY) or the qBittorrent login (QBIT_USERNAME).</p>
+{forms}
+</body></html>
+"""

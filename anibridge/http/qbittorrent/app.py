@@ -7,8 +7,9 @@ from typing import Any
 from fastapi.responses import PlainTextResponse, Response
 
 from ...downloads import tasks as cmd
+from ..login_bans import BANNED_MESSAGE
 from ..security import same_secret
-from .plumbing import Call, credentials_required, endpoint, log, router, sessions
+from .plumbing import Call, credentials_required, endpoint, log, login_bans, router, sessions
 
 APP_VERSION = "v4.6.7"
 WEBAPI_VERSION = "2.11.2"
@@ -23,12 +24,22 @@ async def head_root() -> Response:
 def login(call: Call) -> Response:
     s = call.runtime.settings
     if credentials_required(call.runtime):
+        client = call.request.client.host if call.request.client else "?"
+        bans = login_bans(call.request)
+        left = bans.banned_for(client)
+        if left:
+            log.warning("qBittorrent login refused: %s is banned for %.0f more seconds after %d failed logins"
+                        " (user %r)", client, left, s.qbit_max_auth_fail_count, call.get("username")[:40])
+            return PlainTextResponse(BANNED_MESSAGE, status_code=403)
         user_ok = same_secret(call.get("username"), s.qbit_username or "")
         pass_ok = same_secret(call.get("password"), s.qbit_password or "")
         if not (user_ok and pass_ok):
-            client = call.request.client.host if call.request.client else "?"
-            log.warning("qBittorrent login failed for user %r from %s", call.get("username")[:40], client)
+            count = bans.failed(client)
+            log.warning("qBittorrent login failed for user %r from %s (failed attempts: %d%s)",
+                        call.get("username")[:40], client, count,
+                        f", now banned for {s.qbit_ban_duration_seconds} s" if bans.banned_for(client) else "")
             return PlainTextResponse("Fails.")
+        bans.succeeded(client)
     response = PlainTextResponse("Ok.")
     response.set_cookie("SID", sessions(call.request).new(), httponly=True, samesite="strict", path="/")
     return response
@@ -81,6 +92,10 @@ def preferences(call: Call) -> dict[str, Any]:
         "dont_count_slow_torrents": False, "dht": True, "pex": False, "lsd": False,
         "web_ui_username": s.qbit_username or "", "web_ui_port": s.anibridge_port,
         "bypass_local_auth": not credentials_required(call.runtime), "locale": "en",
+        "web_ui_max_auth_fail_count": s.qbit_max_auth_fail_count, "web_ui_ban_duration": s.qbit_ban_duration_seconds,
+        "web_ui_csrf_protection_enabled": s.anibridge_csrf_protection,
+        "web_ui_host_header_validation_enabled": s.anibridge_host_header_validation,
+        "web_ui_domain_list": ";".join(s.domain_list),
         "dl_limit": 0, "up_limit": 0, "alt_dl_limit": 0, "alt_up_limit": 0,
     }
 

@@ -1,12 +1,8 @@
-"""Sessions, request reading and endpoint registration shared by every qBittorrent endpoint."""
+"""Request reading and endpoint registration shared by every qBittorrent endpoint (sessions: ..sessions)."""
 
 from __future__ import annotations
 
 import logging
-import secrets
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,72 +14,14 @@ from starlette.datastructures import UploadFile
 
 from ...downloads.tasks import CommandError
 from ...runtime import Runtime
+from ..sessions import app_state, authorized, credentials_required, login_bans, sessions
+
+__all__ = ["KNOWN", "Call", "app_state", "authorized", "credentials_required", "endpoint", "log", "login_bans",
+           "router", "sessions"]
 
 log = logging.getLogger("anibridge.qbittorrent")
 
-SESSION_IDLE_SECONDS = 3600.0
-MAX_SESSIONS = 1000
-
 router = APIRouter(include_in_schema=False)
-
-
-# --- sessions -------------------------------------------------------------------------------------
-class Sessions:
-    """SID tokens kept in memory (a restart means logging in again, as with qBittorrent)."""
-
-    def __init__(self) -> None:
-        self._sids: OrderedDict[str, float] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def new(self) -> str:
-        sid = secrets.token_urlsafe(24)
-        with self._lock:
-            self._sids[sid] = time.monotonic()
-            while len(self._sids) > MAX_SESSIONS:
-                self._sids.popitem(last=False)
-        return sid
-
-    def valid(self, sid: str | None) -> bool:
-        if not sid:
-            return False
-        now = time.monotonic()
-        with self._lock:
-            seen = self._sids.get(sid)
-            if seen is None or now - seen > SESSION_IDLE_SECONDS:
-                self._sids.pop(sid, None)
-                return False
-            self._sids[sid] = now
-            self._sids.move_to_end(sid)
-            return True
-
-    def drop(self, sid: str | None) -> None:
-        with self._lock:
-            self._sids.pop(sid or "", None)
-
-
-_state_lock = threading.Lock()
-
-
-def app_state(request: Request, name: str, factory: Callable[[], Any]) -> Any:
-    state = request.app.state
-    with _state_lock:
-        if not hasattr(state, name):
-            setattr(state, name, factory())
-        return getattr(state, name)
-
-
-def sessions(request: Request) -> Sessions:
-    sessions: Sessions = app_state(request, "qbit_sessions", Sessions)
-    return sessions
-
-
-def credentials_required(runtime: Runtime) -> bool:
-    s = runtime.settings
-    return bool(s.qbit_username or s.qbit_password)
-
-
-def authorized(request: Request, runtime: Runtime) -> bool:
-    return not credentials_required(runtime) or sessions(request).valid(request.cookies.get("SID"))
 
 
 # --- request plumbing -----------------------------------------------------------------------------

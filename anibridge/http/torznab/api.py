@@ -78,15 +78,30 @@ def _error(code: int, description: str, status: int = 200) -> Response:
                     status_code=status)
 
 
+def _with_header_key(params: dict[str, str], header_key: str | None) -> dict[str, str]:
+    """The README's promise: the key may come as ``X-Api-Key`` instead of ``apikey``."""
+    if header_key and not params.get("apikey"):
+        params["apikey"] = header_key
+    return params
+
+
 async def torznab_api(request: Request) -> Response:
-    params: dict[str, str] = dict(request.query_params)
+    runtime = request.app.state.runtime
+    params = _with_header_key(dict(request.query_params), request.headers.get("x-api-key"))
     if request.method == "POST":
+        # The key first: a body is read only for a caller holding it, or as a small in-memory
+        # url-encoded form that may carry it. A multipart body without the key is never read (it would
+        # be spooled to disk); with the key, file parts are refused.
+        expected = runtime.settings.indexer_api_key
+        urlencoded = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+        if expected and not same_secret(params.get("apikey"), expected) and not urlencoded:
+            return _error(100, "Incorrect user credentials", 401)
         try:
-            form = await request.form()
+            form = await request.form(max_files=0, max_fields=100)
             params.update({k: v for k, v in form.items() if isinstance(v, str)})
         except Exception:
-            return _error(201, "Incorrect parameter: request body is not a form", 400)
-    return await _respond(request.app.state.runtime, params)
+            return _error(201, "Incorrect parameter: request body is not a form without files", 400)
+    return await _respond(runtime, params)
 
 
 async def _respond(runtime, params: Mapping[str, str]) -> Response:
@@ -118,6 +133,9 @@ class TorznabFastPath:
         if scope["type"] == "http" and scope["method"] == "GET" and get_route_path(scope) == "/torznab/api":
             # what Starlette's QueryParams does: latin-1 bytes, blank values kept, the last value wins
             params = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+            if not params.get("apikey"):
+                _with_header_key(params, next((v.decode("latin-1") for k, v in scope["headers"]
+                                               if k == b"x-api-key"), None))
             response = await _respond(self.runtime, params)
             await response(scope, receive, send)
             return
