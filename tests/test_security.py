@@ -33,13 +33,12 @@ QBIT_PASS = "pa55-Secret-c0ffee"
 SECRETS = (API_KEY, QBIT_PASS)
 HTTP_DIR = Path(__file__).resolve().parents[1] / "anibridge" / "http"
 
-# Public by design: health for Docker/monitoring, the status page, the API description, and the
-# qBittorrent login/logout pair (logout without a session only drops nothing).
-PUBLIC = {
-    "/health", "/health/catalog", "/health/downloads", "/",
-    "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
-    "/api/v2/auth/login", "/api/v2/auth/logout",
-}
+# Public by design: health for Docker/monitoring (only up/down to the anonymous once a secret is set),
+# the status page (a sign-in page to the anonymous), and the qBittorrent login/logout pair (logout
+# without a session only drops nothing).
+PUBLIC = {"/health", "/", "/api/v2/auth/login", "/api/v2/auth/logout"}
+# Details: open while no secret is set; then the API key or a qBittorrent login (401 without).
+DETAILS = {"/health/catalog", "/health/downloads", "/openapi.json", "/docs", "/redoc"}
 # Paths that are not qBittorrent endpoints: like real qBittorrent, 403 first without a session.
 CATCH_ALL = "/api/v2/{rest:path}"
 PARAMS = {"site": "aniworld.to", "slug": "some-title", "rest": "no/such/endpoint"}
@@ -87,7 +86,7 @@ def routes(locked: Harness) -> list[tuple[str, set[str]]]:
 
 def test_every_route_is_classified(routes: list[tuple[str, set[str]]]) -> None:
     unclassified = [p for p, _ in routes if not (
-        p in PUBLIC or p == CATCH_ALL or p.startswith(("/torznab", "/api/v2/", "/admin/")))]
+        p in PUBLIC or p in DETAILS or p == CATCH_ALL or p.startswith(("/torznab", "/api/v2/", "/admin/")))]
     assert unclassified == [], f"new route(s) must be classified as public or guarded in this test: {unclassified}"
 
 
@@ -113,6 +112,10 @@ def test_guarded_routes_refuse_without_credentials(locked: Harness, routes: list
                         assert r.status_code == 401 and 'code="100"' in r.text, (method, url, params, r.text)
                     r = _call(anon, method, url, params={"t": "caps"}, headers={"X-Api-Key": "wrong"})
                     assert r.status_code == 401, (method, url)
+                elif path in DETAILS:
+                    for kw in ({}, {"params": {"apikey": "wrong"}}, {"headers": {"X-Api-Key": API_KEY.upper()}}):
+                        assert _call(anon, method, url, **kw).status_code == 401, (method, url, kw)
+                        assert _call(forged, method, url, **kw).status_code == 401, (method, url, kw)
                 elif path.startswith("/admin/"):
                     for kw in ({}, {"params": {"apikey": "wrong"}}, {"headers": {"X-Api-Key": API_KEY.upper()}}):
                         r = _call(anon, method, url, json={"tvdb_id": 1}, **kw)
@@ -140,11 +143,12 @@ def test_right_credentials_open_the_guarded_routes(locked: Harness) -> None:
 
 def test_public_routes_answer_and_never_show_secrets(locked: Harness) -> None:
     with httpx.Client(base_url=locked.base_url, timeout=15) as c:
-        for path in sorted(PUBLIC - {"/api/v2/auth/login", "/api/v2/auth/logout", "/docs/oauth2-redirect"}):
-            r = c.get(path)
+        for path, kw in [(p, {}) for p in sorted(PUBLIC - {"/api/v2/auth/login", "/api/v2/auth/logout"})] + \
+                [(p, {"headers": {"X-Api-Key": API_KEY}}) for p in sorted(DETAILS | {"/", "/health"})]:
+            r = c.get(path, **kw)
             assert r.status_code == 200, (path, r.status_code)
             for secret in (*SECRETS, QBIT_USER):
-                if path == "/" or path.startswith("/health") or path == "/openapi.json":
+                if path not in ("/docs", "/redoc"):  # handed the key they were opened with, to fetch the schema
                     assert secret not in r.text, (path, secret)
 
 

@@ -27,11 +27,17 @@ def openapi(request: Request) -> JSONResponse:
     return JSONResponse(schema)
 
 
+def _no_referrer(page: HTMLResponse) -> HTMLResponse:
+    # the pages load their scripts from a CDN: never send it a URL with the key in it
+    page.headers["Referrer-Policy"] = "no-referrer"
+    return page
+
+
 @router.get("/docs")
 def docs(request: Request) -> HTMLResponse:
-    return get_swagger_ui_html(openapi_url=_schema_url(request), title="AniBridge - API")
+    return _no_referrer(get_swagger_ui_html(openapi_url=_schema_url(request), title="AniBridge - API"))
 
 
 @router.get("/redoc")
 def redoc(request: Request) -> HTMLResponse:
-    return get_redoc_html(openapi_url=_schema_url(request), title="AniBridge - API")
+    return _no_referrer(get_redoc_html(openapi_url=_schema_url(request), title="AniBridge - API"))
