@@ -19,8 +19,8 @@ from fastapi import APIRouter, Depends, Request
 
 from .. import __version__
 from ..projections.queries import STAGES
-from .torznab.skipped import skipped_titles
 from .security import may_see_details, require_details
+from .torznab.skipped import skipped_titles
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
