@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     crawl_concurrency: int = Field(4, ge=1, le=64)
     crawl_failure_threshold: float = Field(0.2, ge=0, le=1)
     max_concurrency: int = Field(3, ge=1, le=32)
-    delete_files_on_torrent_delete: bool = True
+    delete_files_on_torrent_delete: bool = False
     catalog_enabled: bool = True
     # Apply catalogue events in a child process, so a crawl's bursts never compete with searches for
     # the server's interpreter lock.

@@ -28,6 +28,9 @@ CREATE TABLE IF NOT EXISTS tasks (
     host TEXT NOT NULL DEFAULT '',
     attempts INTEGER NOT NULL DEFAULT 0,
     error TEXT NOT NULL DEFAULT '',
+    ratio_limit REAL NOT NULL DEFAULT -2,             -- qBittorrent share limits: -2 global, -1 none
+    seeding_time_limit INTEGER NOT NULL DEFAULT -2,   -- minutes
+    inactive_seeding_time_limit INTEGER NOT NULL DEFAULT -2,
     position INTEGER NOT NULL                   -- journal position of the last event applied to it
 );
 CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status);
@@ -35,4 +38,8 @@ CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status);
 CREATE TABLE IF NOT EXISTS categories (
     name TEXT PRIMARY KEY,
     save_path TEXT NOT NULL DEFAULT ''
+);
+
+CREATE TABLE IF NOT EXISTS tags (
+    name TEXT PRIMARY KEY                       -- tags created without a torrent (torrents/createTags)
 );

@@ -22,11 +22,17 @@ from ..events.types import (
     CategoryCreated,
     CategoryEdited,
     CategoryRemoved,
+    TagsCreated,
+    TagsDeleted,
     TaskCategorySet,
     TaskDeleted,
+    TaskLocationSet,
     TaskPaused,
+    TaskRenamed,
     TaskRequested,
     TaskResumed,
+    TaskShareLimitsSet,
+    TaskTagsSet,
 )
 from ..releases import MagnetRef, release_title
 
@@ -39,7 +45,8 @@ STAGING_DIR = ".incoming"
 _MAX_CATEGORY = 100
 _COLUMNS = ("hash, site, slug, season, episode, language, provider, mode, name, magnet, category, save_path, tags,"
             " status, paused, added_on, started_on, completed_on, downloaded, total_size, path, quality, host,"
-            " attempts, error, position")
+            " attempts, error, position, ratio_limit, seeding_time_limit, inactive_seeding_time_limit")
+GLOBAL_LIMIT = -2  # a share limit of -2 means "the global one", as in qBittorrent
 
 
 class CommandError(Exception):
@@ -79,6 +86,9 @@ class TaskRow:
     attempts: int
     error: str
     position: int
+    ratio_limit: float = -2.0
+    seeding_time_limit: int = -2  # minutes
+    inactive_seeding_time_limit: int = -2  # minutes
 
     @property
     def runnable(self) -> bool:
@@ -109,6 +119,17 @@ def runnable_tasks(runtime: Runtime) -> list[TaskRow]:
         f"SELECT {_COLUMNS} FROM tasks WHERE status IN ('queued', 'downloading') AND paused = 0"
         " ORDER BY added_on, hash")
     return [_row(r) for r in rows]
+
+
+def tag_names(runtime: Runtime) -> list[str]:
+    """Every tag: created ones and those torrents carry (torrents/tags)."""
+    created = [name for (name,) in runtime.tasks_reader.connection().execute("SELECT name FROM tags")]
+    carried = [t for task in all_tasks(runtime) for t in split_tags(task.tags)]
+    return sorted(set(created) | set(carried))
+
+
+def split_tags(tags: str) -> list[str]:
+    return list(dict.fromkeys(t.strip() for t in tags.split(",") if t.strip()))
 
 
 def categories(runtime: Runtime) -> dict[str, str]:
@@ -144,6 +165,43 @@ def public_path(runtime: Runtime, relative: str = "") -> str:
         return str(root / relative) if relative else str(root)
     local = local_root(runtime)
     return str(local / relative) if relative else str(local)
+
+
+def save_folder(runtime: Runtime, save_path: str) -> str | None:
+    """A qBittorrent ``savepath`` as a folder relative to DOWNLOAD_DIR; None when it is not inside it.
+
+    Sonarr names folders as it sees them (``QBIT_PUBLIC_SAVE_PATH``), other clients may use the local
+    path or a relative one; whatever climbs out of the download folder is not honoured.
+    """
+    raw = save_path.strip().replace("\\", "/")
+    if not raw:
+        return None
+    roots = [str(local_root(runtime))]
+    if runtime.settings.qbit_public_save_path:
+        roots.insert(0, runtime.settings.qbit_public_save_path.rstrip("/") or "/")
+    relative: str | None = None
+    if raw.startswith("/"):
+        for root in roots:
+            if raw == root or raw.startswith(root.rstrip("/") + "/"):
+                relative = raw[len(root):]
+                break
+    else:
+        relative = raw
+    if relative is None:
+        return None
+    parts = [p for p in relative.split("/") if p and p != "."]
+    if any(p == ".." or re.search(r"[\x00-\x1f\x7f]", p) for p in parts):
+        return None
+    return "/".join(parts)
+
+
+def folder_parts(runtime: Runtime, task: TaskRow) -> list[str]:
+    """Where a task's release folder goes, relative to DOWNLOAD_DIR: its ``savepath`` when that lies
+    inside the download folder, else its category's folder (as earlier AniBridge releases did)."""
+    folder = save_folder(runtime, task.save_path) if task.save_path else None
+    if folder is not None:
+        return [p for p in folder.split("/") if p]
+    return [task.category] if task.category else []
 
 
 def staging_dir(runtime: Runtime, task_hash: str) -> Path:
@@ -217,10 +275,26 @@ def task_name(ref: MagnetRef) -> str:
     return release_title(words, ref.season, ref.episode, ref.language, ref.site)
 
 
+@dataclass(frozen=True, slots=True)
+class ShareLimits:
+    ratio_limit: float = GLOBAL_LIMIT
+    seeding_time_limit: int = GLOBAL_LIMIT  # minutes
+    inactive_seeding_time_limit: int = GLOBAL_LIMIT  # minutes
+
+
 def add_tasks(runtime: Runtime, refs: Iterable[tuple[MagnetRef, str]], *, category: str, save_path: str,
-              tags: str, paused: bool) -> int:
-    """Record new tasks (known hashes: a failed one is retried, others are left as they are)."""
+              tags: str, paused: bool, limits: ShareLimits = ShareLimits(), rename: str = "") -> int:
+    """Record new tasks; returns how many were added or retried.
+
+    A known hash is a duplicate, left as it is (qBittorrent 5 refuses it), except a failed one, which
+    is retried: that is what re-grabbing it in Sonarr means.
+    """
     events: list[Event] = []
+    taken = 0
+    folder = save_folder(runtime, save_path) if save_path.strip() else None
+    if save_path.strip() and folder is None:
+        log.warning("not saving into %r: it is not inside the download folder; using the default folder",
+                    save_path[:200])
     if category and category not in categories(runtime):
         events.append(CategoryCreated(name=category, save_path=""))
     now = time.time()
@@ -233,15 +307,24 @@ def add_tasks(runtime: Runtime, refs: Iterable[tuple[MagnetRef, str]], *, catego
         if existing is not None:
             if existing.status == "failed" and not paused:
                 events.append(TaskResumed(hash=ref.info_hash))
-            log.info("torrent %s (%s) is already known; not adding it again", ref.info_hash, existing.name)
+                taken += 1
+                log.info("torrent %s (%s) failed before; added again, so it is retried", ref.info_hash,
+                         existing.name)
+            else:
+                log.info("torrent %s (%s) is already known; not adding it again", ref.info_hash, existing.name)
             continue
+        name = " ".join(rename.split())[:300] or task_name(ref)
         events.append(TaskRequested(
             hash=ref.info_hash, site=ref.site, slug=ref.slug, season=ref.season, episode=ref.episode,
-            language=ref.language, provider=ref.provider, mode=ref.mode, name=task_name(ref), magnet=magnet,
-            category=category, save_path=save_path, tags=tags, paused=paused, added_on=now))
+            language=ref.language, provider=ref.provider, mode=ref.mode, name=name, magnet=magnet,
+            category=category, save_path=folder or "", tags=",".join(split_tags(tags)), paused=paused,
+            added_on=now, ratio_limit=limits.ratio_limit, seeding_time_limit=limits.seeding_time_limit,
+            inactive_seeding_time_limit=limits.inactive_seeding_time_limit))
+        taken += 1
         log.info("added %s (%s S%02dE%02d %s on %s)%s", ref.info_hash, ref.slug, ref.season, ref.episode,
                  ref.language, ref.site, " paused" if paused else "")
-    return commit(runtime, events)
+    commit(runtime, events)
+    return taken
 
 
 def pause(runtime: Runtime, tasks: Iterable[TaskRow]) -> None:
@@ -292,3 +375,60 @@ def edit_category(runtime: Runtime, name: str, save_path: str) -> None:
 def remove_categories(runtime: Runtime, names: Iterable[str]) -> None:
     known = categories(runtime)
     commit(runtime, [CategoryRemoved(name=n) for n in dict.fromkeys(n.strip() for n in names) if n in known])
+
+
+def set_share_limits(runtime: Runtime, tasks: Iterable[TaskRow], limits: ShareLimits) -> None:
+    commit(runtime, [TaskShareLimitsSet(hash=t.hash, ratio_limit=limits.ratio_limit,
+                                        seeding_time_limit=limits.seeding_time_limit,
+                                        inactive_seeding_time_limit=limits.inactive_seeding_time_limit)
+                     for t in tasks])
+
+
+def add_tags(runtime: Runtime, tasks: Iterable[TaskRow], tags: str) -> None:
+    new = split_tags(tags)
+    events: list[Event] = []
+    for task in tasks:
+        merged = split_tags(task.tags) + [t for t in new if t not in split_tags(task.tags)]
+        if merged != split_tags(task.tags):
+            events.append(TaskTagsSet(hash=task.hash, tags=",".join(merged)))
+    commit(runtime, events)
+
+
+def remove_tags(runtime: Runtime, tasks: Iterable[TaskRow], tags: str) -> None:
+    """Without ``tags``, every tag leaves the torrents (as qBittorrent does)."""
+    gone = set(split_tags(tags))
+    events: list[Event] = []
+    for task in tasks:
+        kept = [t for t in split_tags(task.tags) if gone and t not in gone]
+        if kept != split_tags(task.tags):
+            events.append(TaskTagsSet(hash=task.hash, tags=",".join(kept)))
+    commit(runtime, events)
+
+
+def create_tags(runtime: Runtime, tags: str) -> None:
+    names = split_tags(tags)
+    commit(runtime, [TagsCreated(tags=names)] if names else [])
+
+
+def delete_tags(runtime: Runtime, tags: str) -> None:
+    names = split_tags(tags)
+    commit(runtime, [TagsDeleted(tags=names)] if names else [])
+
+
+def rename(runtime: Runtime, task: TaskRow, name: str) -> None:
+    clean = " ".join(name.split())[:300]
+    if not clean:
+        raise CommandError(409, "Incorrect torrent name")
+    commit(runtime, [TaskRenamed(hash=task.hash, name=clean)] if clean != task.name else [])
+
+
+def set_location(runtime: Runtime, tasks: Sequence[TaskRow], location: str) -> None:
+    """Where downloads not finished yet will be saved; a finished file stays where Sonarr saw it."""
+    if not location.strip():
+        raise CommandError(400, "Save path cannot be empty")
+    folder = save_folder(runtime, location)
+    if folder is None:
+        raise CommandError(409, f"Cannot make save path: {location[:200]!r} is not inside the download folder")
+    if any(t.status == "completed" for t in tasks):
+        raise CommandError(409, "Cannot move a finished download: its file stays where it was imported from")
+    commit(runtime, [TaskLocationSet(hash=t.hash, save_path=folder) for t in tasks if t.save_path != folder])

@@ -275,7 +275,7 @@ class DownloadWorker:
             raise Cancelled()
         root = task_cmds.local_root(self.runtime)
         name = release_name(self.runtime, task, result.height)
-        parts = [task.category, name] if task.category else [name]
+        parts = [*task_cmds.folder_parts(self.runtime, task), name]
         folder = safe_join(root, *parts)
         folder.mkdir(parents=True, exist_ok=True)
         final = safe_join(folder, f"{name}{result.path.suffix}")

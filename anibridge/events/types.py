@@ -258,6 +258,10 @@ class TaskRequested(_Task):
     tags: str = ""
     paused: bool = False
     added_on: float
+    # qBittorrent share limits as torrents/add took them: -2 = the global limit, -1 = none
+    ratio_limit: float = -2.0
+    seeding_time_limit: int = -2  # minutes
+    inactive_seeding_time_limit: int = -2  # minutes
 
 
 @register
@@ -280,6 +284,38 @@ class TaskDeleted(_Task):
 class TaskCategorySet(_Task):
     type_name = "task.category_set"
     category: str
+
+
+@register
+class TaskShareLimitsSet(_Task):
+    """torrents/setShareLimits: when a finished download counts as done seeding (-2 global, -1 none)."""
+
+    type_name = "task.share_limits_set"
+    ratio_limit: float
+    seeding_time_limit: int  # minutes
+    inactive_seeding_time_limit: int  # minutes
+
+
+@register
+class TaskTagsSet(_Task):
+    """The torrent's tags after addTags/removeTags/deleteTags (comma-separated)."""
+
+    type_name = "task.tags_set"
+    tags: str
+
+
+@register
+class TaskRenamed(_Task):
+    type_name = "task.renamed"
+    name: str
+
+
+@register
+class TaskLocationSet(_Task):
+    """torrents/setLocation on a download not finished yet: where its file will go (relative folder)."""
+
+    type_name = "task.location_set"
+    save_path: str
 
 
 @register
@@ -329,6 +365,26 @@ class CategoryCreated(_Category):
 class CategoryEdited(_Category):
     type_name = "category.edited"
     save_path: str = ""
+
+
+@register
+class TagsCreated(Event):
+    """torrents/createTags: tags known without any torrent carrying them."""
+
+    type_name = "tags.created"
+    tags: list[str]
+
+    def stream(self) -> str:
+        return "tags"
+
+
+@register
+class TagsDeleted(Event):
+    type_name = "tags.deleted"
+    tags: list[str]
+
+    def stream(self) -> str:
+        return "tags"
 
 
 @register

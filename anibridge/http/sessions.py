@@ -6,6 +6,8 @@ page, health details, API docs).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
 import threading
 import time
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 
 from .login_bans import LoginBans
+from .security import same_secret
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -85,5 +88,39 @@ def credentials_required(runtime: Runtime) -> bool:
     return bool(s.qbit_username or s.qbit_password)
 
 
+def credentials_match(runtime: Runtime, username: str, password: str) -> bool:
+    """Without QBIT_USERNAME any user name goes with the right password (Sonarr then leaves it empty)."""
+    s = runtime.settings
+    user_ok = same_secret(username, s.qbit_username) if s.qbit_username else True
+    return same_secret(password, s.qbit_password or "") and user_ok
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        user, sep, password = base64.b64decode(value.strip(), validate=True).decode("latin-1").partition(":")
+    except (ValueError, binascii.Error):
+        return None
+    return (user, password) if sep else None
+
+
 def authorized(request: Request, runtime: Runtime) -> bool:
-    return not credentials_required(runtime) or sessions(request).valid(request.cookies.get("SID"))
+    """A session cookie from auth/login, or HTTP Basic credentials on the request itself: Sonarr and
+    Radarr send those on every call and log in only when both a user name and a password are set
+    (QBittorrentProxyV2.AuthenticateClient), so a password-only setup must take them. Wrong Basic
+    credentials count as failed logins (and a banned address gets no answer either way)."""
+    if not credentials_required(runtime) or sessions(request).valid(request.cookies.get("SID")):
+        return True
+    basic = _basic_credentials(request)
+    if basic is None:
+        return False
+    client = request.client.host if request.client else "?"
+    bans = login_bans(request)
+    if bans.banned_for(client):
+        return False
+    if credentials_match(runtime, *basic):
+        return True
+    bans.failed(client)
+    return False

@@ -10,7 +10,7 @@ import apsw
 from ..events.journal import StoredEvent
 from .catalog import payload
 
-TASKS_SCHEMA_VERSION = 1
+TASKS_SCHEMA_VERSION = 2
 
 
 class TaskProjection:
@@ -25,6 +25,12 @@ class TaskProjection:
             "task.resumed": self._resumed,
             "task.deleted": self._deleted,
             "task.category_set": self._category_set,
+            "task.share_limits_set": self._share_limits_set,
+            "task.tags_set": self._tags_set,
+            "task.renamed": self._renamed,
+            "task.location_set": self._location_set,
+            "tags.created": self._tags_created,
+            "tags.deleted": self._tags_deleted,
             "task.started": self._started,
             "task.progress": self._progress,
             "task.completed": self._completed,
@@ -52,11 +58,12 @@ class TaskProjection:
         # Re-adding a known hash is a no-op, as in qBittorrent (the first add wins).
         conn.execute(
             "INSERT OR IGNORE INTO tasks (hash, site, slug, season, episode, language, provider, mode, name, magnet,"
-            " category, save_path, tags, status, paused, added_on, position)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " category, save_path, tags, status, paused, added_on, ratio_limit, seeding_time_limit,"
+            " inactive_seeding_time_limit, position) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (p["hash"], p["site"], p["slug"], p["season"], p["episode"], p["language"], p.get("provider"),
              p.get("mode"), p["name"], p["magnet"], p.get("category", ""), p.get("save_path", ""),
-             p.get("tags", ""), "queued", 1 if p.get("paused") else 0, p["added_on"], ev.position),
+             p.get("tags", ""), "queued", 1 if p.get("paused") else 0, p["added_on"], p.get("ratio_limit", -2.0),
+             p.get("seeding_time_limit", -2), p.get("inactive_seeding_time_limit", -2), ev.position),
         )
 
     def _paused(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
@@ -74,6 +81,35 @@ class TaskProjection:
 
     def _category_set(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
         self._set(conn, ev, p["hash"], category=p["category"])
+
+    def _share_limits_set(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
+        self._set(conn, ev, p["hash"], ratio_limit=p["ratio_limit"], seeding_time_limit=p["seeding_time_limit"],
+                  inactive_seeding_time_limit=p["inactive_seeding_time_limit"])
+
+    def _tags_set(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
+        self._set(conn, ev, p["hash"], tags=p["tags"])
+
+    def _renamed(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
+        self._set(conn, ev, p["hash"], name=p["name"])
+
+    def _location_set(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
+        self._set(conn, ev, p["hash"], save_path=p["save_path"])
+
+    def _tags_created(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
+        for name in p["tags"]:
+            conn.execute("INSERT OR IGNORE INTO tags (name) VALUES (?)", (name,))
+
+    def _tags_deleted(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
+        # as qBittorrent: a deleted tag leaves every torrent too
+        for name in p["tags"]:
+            conn.execute("DELETE FROM tags WHERE name = ?", (name,))
+        rows = conn.execute("SELECT hash, tags FROM tasks WHERE tags != ''").fetchall()
+        gone = set(p["tags"])
+        for task_hash, tags in rows:
+            kept = [t for t in tags.split(",") if t.strip() and t.strip() not in gone]
+            if len(kept) != len([t for t in tags.split(",") if t.strip()]):
+                conn.execute("UPDATE tasks SET tags = ?, position = ? WHERE hash = ?",
+                             (",".join(kept), ev.position, task_hash))
 
     def _started(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
         conn.execute("UPDATE tasks SET status = 'downloading', started_on = coalesce(started_on, ?), host = ?,"
@@ -101,4 +137,5 @@ class TaskProjection:
         conn.execute("UPDATE tasks SET category = '' WHERE category = ?", (p["name"],))
 
     def hash_queries(self) -> list[str]:
-        return ["SELECT * FROM tasks ORDER BY hash", "SELECT * FROM categories ORDER BY name"]
+        return ["SELECT * FROM tasks ORDER BY hash", "SELECT * FROM categories ORDER BY name",
+                "SELECT * FROM tags ORDER BY name"]

@@ -8,10 +8,12 @@ from fastapi.responses import PlainTextResponse, Response
 
 from ...downloads import tasks as cmd
 from ..login_bans import BANNED_MESSAGE
-from ..security import same_secret
+from ..sessions import credentials_match
 from .plumbing import Call, credentials_required, endpoint, log, login_bans, router, sessions
+from .torrents import GLOBAL_MAX_INACTIVE_SEEDING_MINUTES, GLOBAL_MAX_RATIO, GLOBAL_MAX_SEEDING_MINUTES
 
-APP_VERSION = "v4.6.7"
+# qBittorrent 5.0.5 and the WebAPI version it reports (src/webui/webapplication.h: API_VERSION 2.11.2)
+APP_VERSION = "v5.0.5"
 WEBAPI_VERSION = "2.11.2"
 
 
@@ -31,9 +33,7 @@ def login(call: Call) -> Response:
             log.warning("qBittorrent login refused: %s is banned for %.0f more seconds after %d failed logins"
                         " (user %r)", client, left, s.qbit_max_auth_fail_count, call.get("username")[:40])
             return PlainTextResponse(BANNED_MESSAGE, status_code=403)
-        user_ok = same_secret(call.get("username"), s.qbit_username or "")
-        pass_ok = same_secret(call.get("password"), s.qbit_password or "")
-        if not (user_ok and pass_ok):
+        if not credentials_match(call.runtime, call.get("username"), call.get("password")):
             count = bans.failed(client)
             log.warning("qBittorrent login failed for user %r from %s (failed attempts: %d%s)",
                         call.get("username")[:40], client, count,
@@ -65,7 +65,7 @@ def webapi_version(call: Call) -> str:
 
 @endpoint("app/buildInfo")
 def build_info(call: Call) -> dict[str, Any]:
-    return {"qt": "6.4.2", "libtorrent": "2.0.10.0", "boost": "1.83.0", "openssl": "3.1.4", "zlib": "1.3",
+    return {"qt": "6.7.3", "libtorrent": "2.0.11.0", "boost": "1.86.0", "openssl": "3.4.1", "zlib": "1.3.1",
             "bitness": 64, "platform": "linux"}
 
 
@@ -81,9 +81,12 @@ def preferences(call: Call) -> dict[str, Any]:
         "save_path": cmd.public_path(call.runtime), "temp_path_enabled": False, "temp_path": "",
         "auto_tmm_enabled": False, "torrent_content_layout": "Original", "create_subfolder_enabled": True,
         "start_paused_enabled": False, "add_stopped_enabled": False,
-        "max_ratio_enabled": False, "max_ratio": -1, "max_ratio_act": 0,
-        "max_seeding_time_enabled": False, "max_seeding_time": -1,
-        "max_inactive_seeding_time_enabled": False, "max_inactive_seeding_time": -1,
+        # Share limits as torrents/info applies them (see torrents.seed_limit_reached): a finished download
+        # is stopped (action 0), never removed, once it has seeded 0 minutes unless Sonarr asked for more.
+        "max_ratio_enabled": GLOBAL_MAX_RATIO >= 0, "max_ratio": GLOBAL_MAX_RATIO, "max_ratio_act": 0,
+        "max_seeding_time_enabled": GLOBAL_MAX_SEEDING_MINUTES >= 0, "max_seeding_time": GLOBAL_MAX_SEEDING_MINUTES,
+        "max_inactive_seeding_time_enabled": GLOBAL_MAX_INACTIVE_SEEDING_MINUTES >= 0,
+        "max_inactive_seeding_time": GLOBAL_MAX_INACTIVE_SEEDING_MINUTES,
         "queueing_enabled": True, "max_active_downloads": s.max_concurrency,
         "max_active_torrents": s.max_concurrency, "max_active_uploads": 0,
         # Sonarr and Radarr refuse a magnet without "&tr=" when DHT is off

@@ -8,6 +8,7 @@ from collections import OrderedDict
 from typing import Any
 
 from ...downloads import tasks as cmd
+from ...downloads.tasks import CommandError
 from ...runtime import Runtime
 from .plumbing import Call, app_state, endpoint
 from .torrents import infos
@@ -90,3 +91,11 @@ def sync_maindata(call: Call) -> dict[str, Any]:
         if value:
             answer[key] = value
     return answer
+
+
+@endpoint("sync/torrentPeers")
+def sync_torrent_peers(call: Call) -> Any:
+    """No BitTorrent peers: always a full, empty update (404 for an unknown hash, as qBittorrent)."""
+    if cmd.get_task(call.runtime, call.get("hash").strip()) is None:
+        raise CommandError(404, "Not Found")
+    return {"rid": call.integer("rid", 0) + 1, "full_update": True, "show_flags": True, "peers": {}}

@@ -11,13 +11,49 @@ from typing import Any
 from fastapi.responses import PlainTextResponse, Response
 
 from ...downloads import tasks as cmd
-from ...downloads.tasks import CommandError, TaskRow
+from ...downloads.tasks import GLOBAL_LIMIT, CommandError, ShareLimits, TaskRow
 from ...releases import MagnetError, MagnetRef, estimate_size, parse_magnet
 from ...runtime import Runtime
 from .plumbing import Call, endpoint, log
 
 UNKNOWN_ETA = 8_640_000
 STALLED_AFTER = 30.0
+# The global share limits app/preferences states: a finished download has seeded long enough at once (0
+# minutes) and is then stopped, not removed - so Sonarr's HasReachedSeedLimit lets it move and remove the
+# download after import, and its client test (RemovesCompletedDownloads) still passes. There are no
+# peers: the ratio stays 0, so no global ratio limit (it would override a seeding time Sonarr asks for).
+GLOBAL_MAX_RATIO = -1.0
+GLOBAL_MAX_SEEDING_MINUTES = 0
+GLOBAL_MAX_INACTIVE_SEEDING_MINUTES = -1
+
+
+def seeding_seconds(task: TaskRow, now: float) -> int:
+    if task.status != "completed" or not task.completed_on:
+        return 0
+    return max(0, int(now - task.completed_on))
+
+
+def _effective(own: float, global_: float) -> float:
+    return global_ if own == GLOBAL_LIMIT else own
+
+
+def seed_limit_reached(task: TaskRow, now: float) -> bool:
+    """Whether a finished download has seeded as long as its share limits (or the global ones) ask.
+
+    Ratio: nothing is ever uploaded, so only a limit of 0 is reached. Seeding time counts from
+    completion; inactive seeding time likewise (a finished download is never active again).
+    """
+    if task.status != "completed":
+        return False
+    ratio = _effective(task.ratio_limit, GLOBAL_MAX_RATIO)
+    if ratio >= 0 and ratio <= 0.001:
+        return True
+    seeded = seeding_seconds(task, now)
+    for limit in (_effective(task.seeding_time_limit, GLOBAL_MAX_SEEDING_MINUTES),
+                  _effective(task.inactive_seeding_time_limit, GLOBAL_MAX_INACTIVE_SEEDING_MINUTES)):
+        if limit >= 0 and seeded >= limit * 60:
+            return True
+    return False
 
 
 def _live(runtime: Runtime) -> dict[str, Any]:
@@ -25,12 +61,15 @@ def _live(runtime: Runtime) -> dict[str, Any]:
     return dict(worker.live) if worker is not None else {}
 
 
-def _state(runtime: Runtime, task: TaskRow, live: Any) -> str:
+def _state(runtime: Runtime, task: TaskRow, live: Any, now: float) -> str:
     if task.status == "failed":
         return "error"
     if task.status == "completed":
         exists = bool(task.path) and os.path.exists(cmd.local_root(runtime) / task.path)
-        return "stoppedUP" if exists else "missingFiles"
+        if not exists:
+            return "missingFiles"
+        # seeding (without peers) until its share limits are reached, then stopped, as qBittorrent does
+        return "stoppedUP" if seed_limit_reached(task, now) else "stalledUP"
     if task.paused:
         return "stoppedDL"
     if task.status == "downloading":
@@ -40,11 +79,11 @@ def _state(runtime: Runtime, task: TaskRow, live: Any) -> str:
     return "queuedDL"
 
 
-def _save_rel(task: TaskRow) -> str:
+def _save_rel(runtime: Runtime, task: TaskRow) -> str:
     if task.status == "completed" and task.path:
         parts = PurePosixPath(task.path).parts
         return str(PurePosixPath(*parts[:-2])) if len(parts) > 2 else ""
-    return task.category
+    return str(PurePosixPath(*parts)) if (parts := cmd.folder_parts(runtime, task)) else ""
 
 
 def task_info(runtime: Runtime, task: TaskRow, live: Any, now: float) -> dict[str, Any]:
@@ -61,22 +100,27 @@ def task_info(runtime: Runtime, task: TaskRow, live: Any, now: float) -> dict[st
     progress = 1.0 if completed else (min(downloaded / total, 0.999) if total else 0.0)
     left = 0 if completed else max(size - downloaded, 0)
     eta = 0 if completed else (int(left / speed) if speed > 0 and total else UNKNOWN_ETA)
-    save_rel = _save_rel(task)
+    save_rel = _save_rel(runtime, task)
     save_path = cmd.public_path(runtime, save_rel)
     content_path = cmd.public_path(runtime, task.path) if completed and task.path else \
         cmd.public_path(runtime, str(PurePosixPath(save_rel or ".") / task.name)).replace("/./", "/")
     added = int(task.added_on)
     done_on = int(task.completed_on) if completed and task.completed_on else -1
+    own_ratio, own_time = task.ratio_limit, task.seeding_time_limit
+    max_ratio = _effective(own_ratio, GLOBAL_MAX_RATIO)
+    max_time = _effective(own_time, GLOBAL_MAX_SEEDING_MINUTES)
+    max_inactive = _effective(task.inactive_seeding_time_limit, GLOBAL_MAX_INACTIVE_SEEDING_MINUTES)
     active = int(now - (task.started_on or task.added_on)) if task.started_on else 0
     return {
         "hash": task.hash, "infohash_v1": task.hash, "infohash_v2": "", "name": task.name,
         "magnet_uri": task.magnet, "size": size, "total_size": size, "progress": round(progress, 4),
-        "dlspeed": speed, "upspeed": 0, "eta": eta, "state": _state(runtime, task, live),
+        "dlspeed": speed, "upspeed": 0, "eta": eta, "state": _state(runtime, task, live, now),
         "category": task.category, "tags": task.tags, "save_path": save_path, "download_path": "",
         "content_path": content_path, "root_path": content_path, "added_on": added, "completion_on": done_on,
         "amount_left": left, "completed": downloaded, "downloaded": downloaded, "downloaded_session": downloaded,
-        "uploaded": 0, "uploaded_session": 0, "ratio": 0, "ratio_limit": -2, "max_ratio": -1,
-        "seeding_time": 0, "seeding_time_limit": -2, "max_seeding_time": -1, "inactive_seeding_time_limit": -2,
+        "uploaded": 0, "uploaded_session": 0, "ratio": 0, "ratio_limit": own_ratio, "max_ratio": max_ratio,
+        "seeding_time": seeding_seconds(task, now), "seeding_time_limit": own_time, "max_seeding_time": max_time,
+        "inactive_seeding_time_limit": task.inactive_seeding_time_limit, "max_inactive_seeding_time": max_inactive,
         "num_seeds": 0, "num_leechs": 0, "num_complete": 0, "num_incomplete": 0, "availability": -1,
         "priority": 0, "force_start": False, "super_seeding": False, "seq_dl": False, "f_l_piece_prio": False,
         "auto_tmm": False, "dl_limit": -1, "up_limit": -1, "time_active": active, "seen_complete": done_on,
@@ -87,6 +131,7 @@ def task_info(runtime: Runtime, task: TaskRow, live: Any, now: float) -> dict[st
 
 
 _DL_STATES = {"queuedDL", "downloading", "stalledDL", "stoppedDL", "metaDL"}
+# qBittorrent's TorrentFilter names (plus the 4.x names paused/resumed); any other name means all.
 _FILTERS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "all": lambda t: True,
     "downloading": lambda t: t["state"] in _DL_STATES,
@@ -98,8 +143,8 @@ _FILTERS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "running": lambda t: t["state"] not in ("stoppedDL", "stoppedUP"),
     "active": lambda t: t["dlspeed"] > 0,
     "inactive": lambda t: t["dlspeed"] == 0,
-    "stalled": lambda t: t["state"] == "stalledDL",
-    "stalled_uploading": lambda t: False,
+    "stalled": lambda t: t["state"] in ("stalledDL", "stalledUP"),
+    "stalled_uploading": lambda t: t["state"] == "stalledUP",
     "stalled_downloading": lambda t: t["state"] == "stalledDL",
     "checking": lambda t: False,
     "moving": lambda t: False,
@@ -115,10 +160,7 @@ def infos(runtime: Runtime) -> list[dict[str, Any]]:
 @endpoint("torrents/info")
 def torrents_info(call: Call) -> Any:
     items = infos(call.runtime)
-    wanted = call.get("filter", "all").strip() or "all"
-    keep = _FILTERS.get(wanted)
-    if keep is None:
-        return PlainTextResponse(f"unknown filter {wanted[:40]!r}", status_code=400)
+    keep = _FILTERS.get(call.get("filter").strip(), _FILTERS["all"])
     items = [t for t in items if keep(t)]
     if "category" in call.params:
         items = [t for t in items if t["category"] == call.params["category"]]
@@ -161,7 +203,8 @@ def torrents_properties(call: Call) -> dict[str, Any]:
         "piece_size": 0, "comment": task.error, "total_wasted": 0, "total_uploaded": 0,
         "total_uploaded_session": 0, "total_downloaded": info["downloaded"],
         "total_downloaded_session": info["downloaded"], "up_limit": -1, "dl_limit": -1,
-        "time_elapsed": info["time_active"], "seeding_time": 0, "nb_connections": 1 if info["dlspeed"] else 0,
+        "time_elapsed": info["time_active"], "seeding_time": info["seeding_time"],
+        "nb_connections": 1 if info["dlspeed"] else 0,
         "nb_connections_limit": 100, "share_ratio": 0, "addition_date": info["added_on"],
         "completion_date": info["completion_on"], "created_by": "AniBridge", "dl_speed_avg": info["dlspeed"],
         "dl_speed": info["dlspeed"], "up_speed": 0, "up_speed_avg": 0, "eta": info["eta"],
@@ -198,8 +241,7 @@ def torrents_categories(call: Call) -> dict[str, Any]:
 
 @endpoint("torrents/tags")
 def torrents_tags(call: Call) -> list[str]:
-    tags = {x.strip() for t in cmd.all_tasks(call.runtime) for x in t.tags.split(",") if x.strip()}
-    return sorted(tags)
+    return cmd.tag_names(call.runtime)
 
 
 # --- torrents: commands ---------------------------------------------------------------------------
@@ -207,14 +249,31 @@ def _describe(url: str) -> str:
     return url if len(url) <= 80 else url[:77] + "..."
 
 
+def _limits(call: Call) -> ShareLimits:
+    """Share limits as qBittorrent parses them: a missing or unreadable number is -2 (the global limit)."""
+    try:
+        ratio = float(call.get("ratioLimit") or GLOBAL_LIMIT)
+    except ValueError:
+        ratio = GLOBAL_LIMIT
+    if ratio != ratio or ratio in (float("inf"), float("-inf")):  # NaN or infinite: not a limit
+        ratio = GLOBAL_LIMIT
+    return ShareLimits(ratio_limit=max(ratio, -2.0), seeding_time_limit=max(call.integer("seedingTimeLimit", -2), -2),
+                       inactive_seeding_time_limit=max(call.integer("inactiveSeedingTimeLimit", -2), -2))
+
+
 @endpoint("torrents/add", write=True)
 def torrents_add(call: Call) -> Response:
+    """As qBittorrent 5: ``Ok.`` when at least one link was added, else ``Fails.`` - both with status 200.
+
+    Links AniBridge cannot download (other magnets, http(s) URLs, .torrent files) and duplicates fail.
+    """
     urls = [u.strip() for u in call.get("urls").replace("\r", "\n").split("\n") if u.strip()]
-    if call.files and not urls:
+    if call.files:
         log.warning("refused %d .torrent file(s): AniBridge only takes its own magnet links", len(call.files))
-        return PlainTextResponse("Fails.", status_code=415)
     if not urls:
-        return PlainTextResponse("Fails. no magnet links given (urls is empty)", status_code=400)
+        if not call.files:
+            log.warning("torrents/add without links (urls is empty)")
+        return PlainTextResponse("Fails.")
     refs: list[tuple[MagnetRef, str]] = []
     problems: list[str] = []
     for url in urls:
@@ -229,14 +288,14 @@ def torrents_add(call: Call) -> Response:
         # repr(): a link is untrusted text and must not forge log lines (newlines, control chars).
         log.warning("torrents/add refused a link: %r", problem)
     if not refs:
-        return PlainTextResponse("Fails. " + "; ".join(problems), status_code=400)
+        return PlainTextResponse("Fails.")
     category = call.get("category").strip()
     if category:
         category = cmd.check_category(category)
     paused = call.flag("paused") or call.flag("stopped")
-    cmd.add_tasks(call.runtime, refs, category=category, save_path=call.get("savepath"),
-                  tags=call.get("tags"), paused=paused)
-    return PlainTextResponse("Ok.")
+    added = cmd.add_tasks(call.runtime, refs, category=category, save_path=call.get("savepath"),
+                          tags=call.get("tags"), paused=paused, limits=_limits(call), rename=call.get("rename"))
+    return PlainTextResponse("Ok." if added else "Fails.")
 
 
 def _selected(call: Call) -> list[TaskRow]:
@@ -288,6 +347,65 @@ def torrents_remove_categories(call: Call) -> None:
     cmd.remove_categories(call.runtime, call.get("categories").split("\n"))
 
 
+@endpoint("torrents/setShareLimits", write=True)
+def torrents_set_share_limits(call: Call) -> None:
+    for name in ("ratioLimit", "seedingTimeLimit"):
+        if not call.get(name).strip():
+            raise CommandError(400, f"Missing parameter: {name}")
+    cmd.set_share_limits(call.runtime, _selected(call), _limits(call))
+
+
+@endpoint("torrents/addTags", write=True)
+def torrents_add_tags(call: Call) -> None:
+    cmd.add_tags(call.runtime, _selected(call), call.get("tags"))
+
+
+@endpoint("torrents/removeTags", write=True)
+def torrents_remove_tags(call: Call) -> None:
+    cmd.remove_tags(call.runtime, _selected(call), call.get("tags"))
+
+
+@endpoint("torrents/createTags", write=True)
+def torrents_create_tags(call: Call) -> None:
+    cmd.create_tags(call.runtime, call.get("tags"))
+
+
+@endpoint("torrents/deleteTags", write=True)
+def torrents_delete_tags(call: Call) -> None:
+    cmd.delete_tags(call.runtime, call.get("tags"))
+
+
+@endpoint("torrents/rename", write=True)
+def torrents_rename(call: Call) -> None:
+    cmd.rename(call.runtime, _one(call), call.get("name"))
+
+
+@endpoint("torrents/setLocation", write=True)
+def torrents_set_location(call: Call) -> None:
+    cmd.set_location(call.runtime, _selected(call), call.get("location"))
+
+
+@endpoint("torrents/webseeds")
+def torrents_webseeds(call: Call) -> list[dict[str, str]]:
+    _one(call)
+    return []  # the video hosts are not web seeds a BitTorrent client could use
+
+
+@endpoint("torrents/pieceStates")
+def torrents_piece_states(call: Call) -> list[int]:
+    """One piece (the whole file): 0 not downloaded, 1 downloading, 2 downloaded, as qBittorrent counts."""
+    task = _one(call)
+    if task.status == "completed":
+        return [2]
+    return [1] if task.status == "downloading" and not task.paused else [0]
+
+
+@endpoint("torrents/pieceHashes")
+def torrents_piece_hashes(call: Call) -> list[str]:
+    _one(call)
+    return []  # no BitTorrent pieces, so no piece hashes
+
+
 def _accept(name: str) -> None:
     def ignore(call: Call) -> None:
         log.debug("accepted and ignored torrents/%s", name)
@@ -295,8 +413,8 @@ def _accept(name: str) -> None:
     endpoint(f"torrents/{name}", write=True)(ignore)
 
 
-for _name in ("setShareLimits", "topPrio", "bottomPrio", "increasePrio", "decreasePrio", "setForceStart",
-              "setSuperSeeding", "setAutoManagement", "addTags", "removeTags", "createTags", "deleteTags",
-              "reannounce", "recheck", "setDownloadLimit", "setUploadLimit", "toggleSequentialDownload",
-              "toggleFirstLastPiecePrio", "filePrio"):
+# Queue order, speed limits and BitTorrent-only switches have nothing to act on in AniBridge.
+for _name in ("topPrio", "bottomPrio", "increasePrio", "decreasePrio", "setForceStart",
+              "setSuperSeeding", "setAutoManagement", "reannounce", "recheck", "setDownloadLimit", "setUploadLimit",
+              "toggleSequentialDownload", "toggleFirstLastPiecePrio", "filePrio"):
     _accept(_name)

@@ -29,6 +29,10 @@ router = APIRouter(tags=["torznab"])
 XML = "application/rss+xml; charset=utf-8"
 TV, MOVIES = 5000, 2000
 _TRAILING_YEAR = re.compile(r"^(?P<title>.+?)\s+\(?(?P<year>(?:19|20)\d\d)\)?$")
+# Sonarr, Radarr and Prowlarr append their "API Path" setting (default "/api") to the URL: the documented
+# URL is http://host:8000/torznab, and the URL earlier releases documented, /torznab/api, then ends in
+# /api/api. Both answer.
+PATHS = ("/torznab/api", "/torznab/api/api")
 # Search only ever looks at this many titles per request: enough for any real query, bounded cost.
 MAX_TITLES = 5
 # Episodes of one title a search looks at (as CatalogQueries.episodes' default limit).
@@ -130,7 +134,7 @@ class TorznabFastPath:
         self.runtime = runtime
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and get_route_path(scope) == "/torznab/api":
+        if scope["type"] == "http" and scope["method"] == "GET" and get_route_path(scope) in PATHS:
             # what Starlette's QueryParams does: latin-1 bytes, blank values kept, the last value wins
             params = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
             if not params.get("apikey"):
@@ -143,8 +147,10 @@ class TorznabFastPath:
 
 
 # One handler, one operation per method (a shared GET/POST route gives OpenAPI a duplicate operation id).
-router.add_api_route("/torznab/api", torznab_api, methods=["GET"], operation_id="torznab_api_get")
-router.add_api_route("/torznab/api", torznab_api, methods=["POST"], operation_id="torznab_api_post")
+for _path in PATHS:
+    _id = _path.strip("/").replace("/", "_")
+    router.add_api_route(_path, torznab_api, methods=["GET"], operation_id=f"{_id}_get")
+    router.add_api_route(_path, torznab_api, methods=["POST"], operation_id=f"{_id}_post")
 
 
 def _cheap(params: Mapping[str, str]) -> bool:
