@@ -198,7 +198,7 @@ def test_no_plain_comparison_of_secrets_in_http() -> None:
             if _PLAIN_COMPARE.search(code) and "same_secret" not in code:
                 offenders.append(f"{path.name}:{n}: {line.strip()}")
     assert offenders == [], "compare secrets with security.same_secret (hmac.compare_digest):\n" + "\n".join(offenders)
-    for name in ("torznab/api.py", "qbittorrent/plumbing.py", "security.py"):  # plumbing: credentials_match
+    for name in ("torznab/api.py", "sessions.py", "security.py"):  # sessions: credentials_match
         assert "same_secret(" in (HTTP_DIR / name).read_text(), name
 
 

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import hmac
-
 from fastapi import HTTPException, Request
 
 from ..config import Settings
-from .sessions import credentials_required, sessions
-
-
-def same_secret(given: str | None, expected: str) -> bool:
-    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+from .sessions import credentials_required, same_secret, sessions
 
 
 def api_key_from(request: Request) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import secrets
 import threading
 import time
@@ -18,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 
 from .login_bans import LoginBans
-from .security import same_secret
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -86,6 +86,11 @@ def login_bans(request: Request) -> LoginBans:
 def credentials_required(runtime: Runtime) -> bool:
     s = runtime.settings
     return bool(s.qbit_username or s.qbit_password)
+
+
+def same_secret(given: str | None, expected: str) -> bool:
+    """Constant-time comparison of a secret (also imported from ``security``)."""
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def credentials_match(runtime: Runtime, username: str, password: str) -> bool:
