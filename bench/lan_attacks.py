@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 
@@ -104,7 +105,7 @@ def cross_site(base: str) -> None:
             for slug in ("evil-a", "evil-b"):
                 sonarr.post(f"{API}/torrents/add", data={"urls": magnet("kept")})
                 before = len(sonarr.get(f"{API}/torrents/info").json())
-                for path, body in ((f"{API}/torrents/add", f"urls={magnet(slug)}"),
+                for path, body in ((f"{API}/torrents/add", "urls=" + quote(magnet(slug), safe="")),
                                    (f"{API}/torrents/delete", "hashes=all&deleteFiles=true")):
                     r = browser.post(path, content=body.encode(),
                                      headers={"content-type": "application/x-www-form-urlencoded"} | headers)

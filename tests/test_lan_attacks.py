@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -123,7 +124,7 @@ def test_cross_site_forms_change_nothing(open_server: Harness) -> None:
         refused = 0
         for headers in hostile:
             form = {"content-type": "application/x-www-form-urlencoded"} | headers
-            for path, body in ((f"{API}/torrents/add", f"urls={magnet('evil')}"),
+            for path, body in ((f"{API}/torrents/add", "urls=" + quote(magnet("evil"), safe="")),
                                (f"{API}/torrents/delete", "hashes=all&deleteFiles=true"),
                                (f"{API}/auth/logout", ""), ("/admin/crawl/aniworld", ""),
                                (f"{API}/app/setPreferences", "json={}")):
