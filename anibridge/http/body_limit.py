@@ -27,12 +27,19 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        chunked = False
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if not value.strip().isdigit() or int(value) > self.max_bytes:
                     await self._refuse(scope, send, value.decode("latin-1")[:20] + " bytes declared")
                     return
-                break
+            elif name == b"transfer-encoding":
+                chunked = True
+        if not chunked:
+            # no body, or a declared length within the cap (the server reads no more than it declares):
+            # nothing to count (the common case, kept cheap: Torznab GETs come through here)
+            await self.app(scope, receive, send)
+            return
         seen = 0
         started = refused = False
 

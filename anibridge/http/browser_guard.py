@@ -70,6 +70,17 @@ class HostNames:
         own = socket.gethostname().lower().rstrip(".")
         self.own = {own, own.split(".", 1)[0]} - {""}
         self._cache: dict[str, bool] = {}
+        self._raw_cache: dict[bytes, bool] = {}
+
+    def allowed_raw(self, header: bytes) -> bool:
+        """The verdict on a raw Host header value (cached as it is)."""
+        ok = self._raw_cache.get(header)
+        if ok is None:
+            ok = self.allowed(split_host(header.decode("latin-1"))[0])
+            if len(self._raw_cache) >= _CACHE_MAX:
+                self._raw_cache.clear()
+            self._raw_cache[header] = ok
+        return ok
 
     def allowed(self, name: str) -> bool:
         ok = self._cache.get(name)
@@ -120,6 +131,17 @@ class BrowserGuard:
         await self.app(scope, receive, send)
 
     def _problem(self, scope: Scope) -> str | None:
+        if scope["method"] in SAFE_METHODS or not self.csrf:
+            # the hot path (Torznab GETs): only the Host header matters, its verdict cached by raw value
+            if self.hosts is None:
+                return None
+            raw = b""
+            for name, value in scope["headers"]:
+                if name == b"host":
+                    raw = value
+                    break
+            if not raw or self.hosts.allowed_raw(raw):
+                return None
         host = origin = referer = fetch_site = forwarded_host = ""
         for name, value in scope["headers"]:
             if name == b"host":
