@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("replay", help="rebuild every projection from the journal, then swap it in")
 
+    backup = sub.add_parser("backup", help="write a consistent copy of the journal (safe while the server runs)")
+    backup.add_argument("dest", help="a new file name, or a folder to write journal-<date>-<time>.db into")
+    restore = sub.add_parser("restore", help="put a backup in place as the journal (the server must be stopped)")
+    restore.add_argument("backup", help="a file written by anibridge backup")
+
     pin = sub.add_parser("pin", help="pin a title to a TVDB id (overrides automatic matching)")
     pin.add_argument("site")
     pin.add_argument("slug")

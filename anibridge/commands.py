@@ -9,7 +9,9 @@ import apsw
 
 from .cli import command
 from .config import Settings
+from .datalock import DataDirBusy
 from .events import Journal
+from .events.journal import JournalDamaged
 from .events.verify import verify_journal
 from .progress import Progress
 
@@ -17,6 +19,9 @@ from .progress import Progress
 @command("verify")
 def verify(args: argparse.Namespace, settings: Settings) -> int:
     path = settings.journal_path
+    if not path.exists():
+        print(f"nothing to verify yet: no journal at {path} (AniBridge creates it when it first starts)")
+        return 0
     try:
         with Progress("verifying journal", unit="events") as bar:
             result = verify_journal(path, progress=lambda done, total: bar.update(done, total))
@@ -48,6 +53,9 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         runtime = Runtime(settings, crawl=not args.no_crawl)
+    except (DataDirBusy, JournalDamaged) as exc:
+        print(f"anibridge: not starting: {exc}", file=sys.stderr)
+        return 1
     except (OSError, apsw.Error) as exc:
         print(data_dir_error(settings, exc), file=sys.stderr)
         return 1
@@ -63,6 +71,10 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def data_dir_error(settings: Settings, exc: BaseException) -> str:
     """One line saying why the data folder cannot be used (read-only, full, a file in the way, ...)."""
+    if isinstance(exc, apsw.CorruptError | apsw.NotADBError):
+        return (f"anibridge: not starting: a file in the data folder DATA_DIR={settings.data_dir} is damaged"
+                f" ({type(exc).__name__}: {exc}). Run anibridge verify; put a backup in place with"
+                " anibridge restore.")
     if isinstance(exc, OSError):
         reason = f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
     else:
@@ -83,7 +95,11 @@ def replay(args: argparse.Namespace, settings: Settings) -> int:
     from .projections.replay import rebuild
     from .projections.tasks import TaskProjection
 
-    journal = open_journal(settings)
+    try:
+        journal = open_journal(settings)
+    except JournalDamaged as exc:
+        print(f"anibridge: not rebuilding: {exc}", file=sys.stderr)
+        return 1
     try:
         head = journal.head()
         for base, projection in ((settings.catalog_path, CatalogProjection()), (settings.tasks_path, TaskProjection())):
@@ -91,8 +107,45 @@ def replay(args: argparse.Namespace, settings: Settings) -> int:
                 result = rebuild(journal, base, projection, progress=lambda done, total: bar.update(done, total))
             print(f"{projection.name}: rebuilt {result.checkpoint}/{head} events in {result.seconds:.1f} s,"
                   f" now live as {result.file.name}, content hash {result.content_hash}")
+    except JournalDamaged as exc:  # every event is checked as it is read; the live projection stays as it was
+        print(f"anibridge: not rebuilding: {exc}; the live projections are left as they were", file=sys.stderr)
+        return 1
     finally:
         journal.close()
+    return 0
+
+
+@command("backup")
+def backup(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from .backup import BackupError, backup_journal
+
+    try:
+        result = backup_journal(settings.journal_path, Path(args.dest))
+    except (BackupError, OSError, apsw.Error) as exc:
+        print(f"anibridge: no backup written: {exc}", file=sys.stderr)
+        return 1
+    print(f"backup written: {result.path} ({result.events} events, positions 1..{result.head}, verified,"
+          f" {result.seconds:.1f} s). To go back to it: stop AniBridge, then anibridge restore {result.path}")
+    return 0
+
+
+@command("restore")
+def restore(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from .backup import BackupError, restore_journal
+
+    try:
+        result = restore_journal(settings, Path(args.backup))
+    except (BackupError, DataDirBusy, JournalDamaged, OSError, apsw.Error) as exc:
+        print(f"anibridge: nothing restored: {exc}", file=sys.stderr)
+        return 1
+    kept = f"; the journal it replaced is kept as {result.replaced}" if result.replaced else ""
+    rebuilt = (f"; rebuilt from it: {', '.join(result.rebuilt)} projection(s)" if result.rebuilt
+               else "; the projections already match it")
+    print(f"restored {args.backup} as {settings.journal_path} (head {result.head}){kept}{rebuilt}")
     return 0
 
 
@@ -108,6 +161,7 @@ def crawl(args: argparse.Namespace, settings: Settings) -> int:
     from .projections.projector import Projector
     from .projections.queries import CatalogQueries
     from .projections.reader import ProjectionReader
+    from .projections.replay import rebuild_if_stale
 
     sites = []
     for raw in args.site or settings.sites:
@@ -118,7 +172,17 @@ def crawl(args: argparse.Namespace, settings: Settings) -> int:
         sites.append(site)
     stages = ("titles", "details", "canonical") if args.stage == "all" else (args.stage,)
     lower_priority(settings.crawl_nice)  # a running server's requests come first
-    journal = open_journal(settings)
+    try:
+        journal = open_journal(settings)
+    except JournalDamaged as exc:
+        print(f"anibridge: not crawling: {exc}", file=sys.stderr)
+        return 1
+    try:
+        # a catalogue built from another history would take this crawl's events on top of the wrong rows
+        rebuild_if_stale(journal, settings.catalog_path, CatalogProjection())
+    except BaseException:
+        journal.close()
+        raise
     projector = Projector(journal, settings.catalog_path, CatalogProjection())
     projector.start()
     runner = StageRunner(settings, journal, projector, CatalogQueries(ProjectionReader(settings.catalog_path)))

@@ -11,12 +11,14 @@ import time
 from dataclasses import dataclass, field
 
 from .config import Settings
+from .datalock import DataDirLock
 from .events import Journal
 from .projections.catalog import CatalogProjection
 from .projections.process import ProjectorProcess
 from .projections.projector import Projector
 from .projections.queries import CatalogQueries
 from .projections.reader import ProjectionReader
+from .projections.replay import rebuild_if_stale
 from .projections.tasks import TaskProjection
 
 log = logging.getLogger("anibridge")
@@ -33,7 +35,22 @@ class Runtime:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         s.downloads_path.mkdir(parents=True, exist_ok=True)
-        self.journal = Journal(s.journal_path)
+        # One server per data folder (DataDirBusy names the one in the way); released by stop(), or by
+        # the kernel however this process ends.
+        self._lock = DataDirLock(s.data_dir).acquire()
+        try:
+            # Opening checks the journal's end (JournalDamaged); projections built from another history
+            # (an older journal put in place) are rebuilt before anything is served from them.
+            self.journal = Journal(s.journal_path)
+            try:
+                rebuild_if_stale(self.journal, s.catalog_path, CatalogProjection())
+                rebuild_if_stale(self.journal, s.tasks_path, TaskProjection())
+            except BaseException:
+                self.journal.close()
+                raise
+        except BaseException:
+            self._lock.release()
+            raise
         self.catalog_projector: Projector | ProjectorProcess
         if s.catalog_projector_process:
             self.catalog_projector = ProjectorProcess(self.journal, s.catalog_path, CatalogProjection(), s.log_level)
@@ -76,6 +93,7 @@ class Runtime:
         self.catalog_projector.stop()
         self.task_projector.stop()
         self.journal.close()
+        self._lock.release()
         self._started = False
 
     def projectors(self) -> list[Projector | ProjectorProcess]:

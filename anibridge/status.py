@@ -20,7 +20,7 @@ from .config import Settings
 from .events.journal import open_connection
 from .http.health import iso, read_stage_status, site_stages
 from .projections.catalog import CatalogProjection
-from .projections.projector import Projection, content_hash, live_file, read_checkpoint
+from .projections.projector import Projection, content_hash, live_file, read_checkpoint, stale_reason
 from .projections.queries import STAGES
 from .projections.tasks import TaskProjection
 
@@ -59,7 +59,8 @@ def _journal(settings: Settings) -> dict[str, Any]:
             "last_event_at": iso(last_at)}
 
 
-def _projection(name: str, base: Path, projection: Projection, head: int, *, with_hash: bool) -> dict[str, Any]:
+def _projection(name: str, base: Path, projection: Projection, head: int, *, with_hash: bool,
+                journal_path: Path | None = None) -> dict[str, Any]:
     file = live_file(base)
     if not file.exists():
         return {"name": name, "file": str(file), "exists": False}
@@ -70,6 +71,7 @@ def _projection(name: str, base: Path, projection: Projection, head: int, *, wit
             checkpoint, checkpoint_at = read_checkpoint(conn)
             row = conn.execute("SELECT value FROM projection_meta WHERE key = 'schema_version'").fetchone()
             digest = content_hash(conn, projection.hash_queries()) if with_hash else None
+            stale = stale_reason(conn, journal_path) if journal_path is not None and journal_path.exists() else ""
         finally:
             conn.execute("COMMIT")
     except apsw.SQLError as exc:  # created but never initialised
@@ -79,7 +81,8 @@ def _projection(name: str, base: Path, projection: Projection, head: int, *, wit
     return {"name": name, "file": str(file), "exists": True, "size_bytes": _size(file),
             "schema_version": row[0] if row else None, "checkpoint": checkpoint,
             "checkpoint_at": iso(checkpoint_at) if checkpoint_at else None,
-            "lag_events": max(0, head - checkpoint), "content_hash": digest}
+            # a projection built from another history is not "0 behind": it must be rebuilt
+            "lag_events": None if stale else max(0, head - checkpoint), "stale": stale, "content_hash": digest}
 
 
 def _catalog(settings: Settings) -> dict[str, Any]:
@@ -121,8 +124,10 @@ def collect_status(settings: Settings, *, with_hash: bool = True) -> dict[str, A
     journal = _journal(settings)
     head = journal["head"]
     projections = [
-        _projection("catalog", settings.catalog_path, CatalogProjection(), head, with_hash=with_hash),
-        _projection("tasks", settings.tasks_path, TaskProjection(), head, with_hash=with_hash),
+        _projection("catalog", settings.catalog_path, CatalogProjection(), head, with_hash=with_hash,
+                    journal_path=settings.journal_path),
+        _projection("tasks", settings.tasks_path, TaskProjection(), head, with_hash=with_hash,
+                    journal_path=settings.journal_path),
     ]
     catalog = _catalog(settings)
     now = time.time()
@@ -156,6 +161,9 @@ def _projection_line(p: dict[str, Any]) -> str:
     if "error" in p:
         return f"{p['name']}: unreadable ({p['error']})"
     digest = p["content_hash"] or "(not computed)"
+    if p.get("stale"):
+        return (f"{p['name']}: STALE, not built from this journal ({p['stale']}); checkpoint {p['checkpoint']}."
+                " anibridge serve rebuilds it before serving (or run anibridge replay)")
     return (f"{p['name']}: checkpoint {p['checkpoint']}, lag {p['lag_events']} events, schema v{p['schema_version']},"
             f" {_human(p['size_bytes'])}, content hash {digest} ({Path(p['file']).name})")
 
@@ -201,7 +209,8 @@ def print_rich(report: dict[str, Any], out: TextIO) -> None:
         if not p["exists"] or "error" in p:
             proj.add_row(p["name"], "–", "–", "–", "–", p.get("error", "not built yet"))
         else:
-            proj.add_row(p["name"], str(p["checkpoint"]), str(p["lag_events"]), str(p["schema_version"]),
+            lag = "[red]stale: rebuilt on start[/red]" if p.get("stale") else str(p["lag_events"])
+            proj.add_row(p["name"], str(p["checkpoint"]), lag, str(p["schema_version"]),
                          _human(p["size_bytes"]), p["content_hash"] or "(not computed)")
     console.print(proj)
     colors = {"ready": "green", "running": "blue", "failed": "red", "pending": "grey50"}

@@ -23,6 +23,7 @@ import apsw
 import orjson
 
 from ..schema import load_sql
+from .headmark import HeadRecorder, mark_path, read_mark, write_mark
 from .registry import Event, decode, encode
 
 log = logging.getLogger("anibridge.journal")
@@ -31,10 +32,23 @@ _BUSY_TIMEOUT_MS = 30_000
 # A group commit never takes more than this many events, so one huge batch cannot starve others
 # of durability for long; batches are never split.
 _GROUP_LIMIT = 50_000
+# Events checked (checksums, no gaps) at the end of the journal each time it is opened: what a
+# crash, a full disk or a damaged WAL could have touched, in a few milliseconds.
+TAIL_CHECK = 2000
 
 
 class JournalClosed(Exception):
     pass
+
+
+class JournalDamaged(Exception):
+    """The journal cannot be trusted at ``position``: an event does not match its checksum, a position
+    is missing, or events the journal once held are gone from its end. Nothing is built on it."""
+
+    def __init__(self, position: int, problem: str) -> None:
+        super().__init__(f"the journal is damaged at position {position}: {problem}")
+        self.position = position
+        self.problem = problem
 
 
 def checksum(stream: str, type_name: str, version: int, payload: bytes) -> int:
@@ -50,6 +64,7 @@ class StoredEvent:
     type: str
     version: int
     payload: bytes
+    checksum: int | None = None  # as stored; None where a reader did not ask for it
 
     @property
     def event(self) -> Event:
@@ -96,7 +111,10 @@ def open_connection(path: Path, *, readonly: bool = False) -> apsw.Connection:
 
 
 class Journal:
-    """Append-only event log. Thread-safe; one instance per process per file."""
+    """Append-only event log. Thread-safe; one instance per process per file.
+
+    Opening it checks its end (``check_tail``) and raises ``JournalDamaged`` rather than let anything
+    append to, or build on, a journal that lost events or holds a broken one."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -109,9 +127,14 @@ class Journal:
         self._type_counts: dict[str, int] = {}
         self._counted_to = 0
         writer = open_connection(self.path)
-        with _write_transaction(writer):
-            writer.execute(load_sql("journal.sql"))
-        self._head = self._read_head(writer)
+        try:
+            with _write_transaction(writer):
+                writer.execute(load_sql("journal.sql"))
+            self._head = check_tail(writer, self.path)
+            self._recorder = HeadRecorder(self.path)
+        except BaseException:
+            writer.close()
+            raise
         self._writer = writer
         self._local = threading.local()
         self._thread = threading.Thread(target=self._run, name="journal-appender", daemon=True)
@@ -193,6 +216,10 @@ class Journal:
         with self._cond:
             self._head = pos - 1
             self._cond.notify_all()
+        try:
+            self._recorder.record(pos - 1, rows[-1][6])
+        except OSError as exc:  # the events are durable; only the check of a lost end is weaker
+            log.warning("could not record the journal head in %s: %s", mark_path(self.path), exc)
         for pending, positions in zip(group, results, strict=True):
             pending.future.set_result(positions)
 
@@ -218,10 +245,13 @@ class Journal:
             return self._head
 
     def read(self, after: int = 0, limit: int | None = None, *, chunk: int = 2000,
-             types: Sequence[str] | None = None) -> Iterator[StoredEvent]:
+             types: Sequence[str] | None = None, verify: bool = True) -> Iterator[StoredEvent]:
         """Stream events with position > ``after`` in order, ``chunk`` rows per query.
 
-        Memory stays bounded by the chunk size whatever the journal's size.
+        Memory stays bounded by the chunk size whatever the journal's size. With ``verify`` (the
+        default) every event is checked against its checksum, and, when all types are read, that no
+        position is missing: ``JournalDamaged`` names the first bad position. (A CRC per event: about
+        a microsecond, a few percent of what applying it costs.)
         """
         conn = self._reader()
         remaining = limit if limit is not None else -1
@@ -230,14 +260,22 @@ class Journal:
         if types:
             type_filter = f" AND type IN ({','.join('?' * len(types))})"
             args = list(types)
+        expected = after + 1 if verify and not types else None
         while remaining != 0:
             n = chunk if remaining < 0 else min(chunk, remaining)
             rows = conn.execute(
-                "SELECT position, recorded_at, stream, type, version, payload FROM events"
+                "SELECT position, recorded_at, stream, type, version, payload, checksum FROM events"
                 f" WHERE position > ?{type_filter} ORDER BY position LIMIT ?",
                 (after, *args, n),
             ).fetchall()
             for row in rows:
+                if verify:
+                    if expected is not None:
+                        if row[0] != expected:
+                            raise JournalDamaged(expected, f"position {expected} is missing")
+                        expected += 1
+                    if checksum(row[2], row[3], row[4], row[5]) != row[6]:
+                        raise JournalDamaged(row[0], f"event {row[0]} ({row[3]}) does not match its checksum")
                 yield StoredEvent(*row)
             if len(rows) < n:
                 return
@@ -288,8 +326,13 @@ class Journal:
             self._closed = True
             self._queue.put(None)
         self._thread.join(timeout=30)
+        # Move every event from the WAL into journal.db itself, so a clean stop leaves one complete
+        # file (what a backup of journal.db alone holds). Busy readers elsewhere just leave it for later.
+        with contextlib.suppress(Exception):
+            self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         with contextlib.suppress(Exception):
             self._writer.close()
+        self._recorder.close()
         with self._cond:
             self._cond.notify_all()
 
@@ -298,3 +341,46 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def check_tail(conn: apsw.Connection, path: Path, count: int = TAIL_CHECK) -> int:
+    """Check the journal's end; returns its head or raises ``JournalDamaged``.
+
+    The last ``count`` events must match their checksums with no position missing, and the journal
+    must still hold the head recorded in ``journal.db-head`` (see ``headmark``). A journal without
+    a record (fresh, or from an earlier release) gets one.
+    """
+    mark = read_mark(path)  # before the head: a commit racing this check can only make the head larger
+    conn.execute("BEGIN")
+    try:
+        row = conn.execute("SELECT position, checksum FROM events ORDER BY position DESC LIMIT 1").fetchone()
+        head, last_checksum = (int(row[0]), int(row[1])) if row else (0, 0)
+        if mark is not None and mark.position > head:
+            raise JournalDamaged(head + 1, lost_end_message(head, mark.position, path))
+        if mark is not None and mark.position > 0:
+            at = conn.execute("SELECT checksum FROM events WHERE position = ?", (mark.position,)).fetchone()
+            if at is None or int(at[0]) != mark.checksum:
+                raise JournalDamaged(mark.position, f"event {mark.position} is not the one written there (its"
+                                     f" checksum differs from the one recorded in {mark_path(path).name}):"
+                                     " an older copy of the journal was put in place and written to")
+        expected = max(1, head - count + 1)
+        for position, stream, type_name, version, payload, crc in conn.execute(
+                "SELECT position, stream, type, version, payload, checksum FROM events WHERE position >= ?"
+                " ORDER BY position", (expected,)):
+            if position != expected:
+                raise JournalDamaged(expected, f"position {expected} is missing")
+            if checksum(stream, type_name, version, payload) != crc:
+                raise JournalDamaged(position, f"event {position} ({type_name}) does not match its checksum")
+            expected += 1
+    finally:
+        conn.execute("COMMIT")
+    if mark is None and head:
+        write_mark(path, head, last_checksum)
+    return head
+
+
+def lost_end_message(head: int, recorded: int, path: Path) -> str:
+    gone = f"event {recorded} is" if recorded == head + 1 else f"events {head + 1}..{recorded} are"
+    return (f"it ends at position {head}, but position {recorded} was written before (recorded in"
+            f" {mark_path(path).name}): {gone} gone from its end (a damaged write-ahead log, or an older"
+            " copy of journal.db put in place; to go on from an older backup on purpose, use anibridge restore)")

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import apsw
 
-from .journal import checksum, open_connection
+from .headmark import mark_path, read_mark
+from .journal import checksum, lost_end_message, open_connection
 
 
 @dataclass(frozen=True)
@@ -22,9 +23,11 @@ class VerifyResult:
 
 
 def verify_journal(path: Path, progress: Callable[[int, int], None] | None = None) -> VerifyResult:
-    """Walk every event in position order; stop at the first gap or checksum mismatch."""
+    """Walk every event in position order; stop at the first gap or checksum mismatch. Then check that
+    nothing was cut off the end: the journal must still hold the head recorded beside it (``headmark``)."""
     if not path.exists():
         return VerifyResult(False, 0, 0, None, f"no journal at {path}")
+    mark = read_mark(path)
     conn = _open_for_check(path)
     try:
         head = int(conn.execute("SELECT max(position) FROM events").fetchone()[0] or 0)
@@ -50,6 +53,15 @@ def verify_journal(path: Path, progress: Callable[[int, int], None] | None = Non
             after = rows[-1][0]
             if progress:
                 progress(checked, head)
+        if mark is not None and mark.position > checked:
+            return VerifyResult(False, checked, checked, checked + 1, lost_end_message(checked, mark.position, path))
+        if mark is not None and mark.position > 0:
+            row = conn.execute("SELECT checksum FROM events WHERE position = ?", (mark.position,)).fetchone()
+            if row is None or int(row[0]) != mark.checksum:
+                return VerifyResult(False, checked, head, mark.position,
+                                    f"event {mark.position} is not the one written there (its checksum differs"
+                                    f" from the one recorded in {mark_path(path).name}): an older copy of the"
+                                    " journal was put in place and written to")
         return VerifyResult(True, checked, head)
     finally:
         conn.close()

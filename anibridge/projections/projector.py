@@ -119,6 +119,7 @@ def open_projection(path: Path, projection: Projection) -> apsw.Connection:
                      (str(projection.schema_version),))
         conn.execute("INSERT OR IGNORE INTO projection_meta VALUES ('checkpoint', '0')")
         conn.execute("INSERT OR IGNORE INTO projection_meta VALUES ('checkpoint_recorded_at', '0')")
+        conn.execute("INSERT OR IGNORE INTO projection_meta VALUES ('checkpoint_checksum', '')")
     return conn
 
 
@@ -149,6 +150,34 @@ def read_checkpoint(conn: apsw.Connection) -> tuple[int, float]:
     return int(_meta(conn, "checkpoint") or 0), float(_meta(conn, "checkpoint_recorded_at") or 0)
 
 
+def stale_reason(conn: apsw.Connection, journal_path: Path) -> str:
+    """Why a projection file cannot be served as it is ("" when it can): it was built from events this
+    journal does not hold. After an older journal is put in place, a projection may have applied more
+    events than the journal has (checkpoint past the head), or other events at the same positions (the
+    event at its checkpoint has another checksum). Either way its rows describe another history."""
+    checkpoint, recorded_at = read_checkpoint(conn)
+    if checkpoint == 0:
+        return ""
+    recorded_checksum = _meta(conn, "checkpoint_checksum") or ""
+    journal = open_connection(journal_path, readonly=True)
+    try:
+        head = int(journal.execute("SELECT max(position) FROM events").fetchone()[0] or 0)
+        if checkpoint > head:
+            return f"it has applied events up to position {checkpoint}, but the journal ends at {head}"
+        row = journal.execute("SELECT recorded_at, checksum FROM events WHERE position = ?",
+                              (checkpoint,)).fetchone()
+    finally:
+        journal.close()
+    if row is None:
+        return f"the journal has no event at its checkpoint {checkpoint}"
+    if recorded_checksum:
+        if int(recorded_checksum) != int(row[1]):
+            return f"the journal holds another event at its checkpoint {checkpoint} (checksum differs)"
+    elif recorded_at and float(row[0]) != recorded_at:  # a file from before checksums were kept
+        return f"the journal holds another event at its checkpoint {checkpoint} (recorded at another time)"
+    return ""
+
+
 def content_hash(conn: apsw.Connection, queries: Iterable[str]) -> str:
     """Deterministic hash of a projection's content (row order fixed by each query's ORDER BY)."""
     h = hashlib.blake2b(digest_size=16)
@@ -170,11 +199,13 @@ def file_content_hash(path: Path, projection: Projection) -> str:
 
 
 def apply_batch(conn: apsw.Connection, projection: Projection, events: list[StoredEvent],
-                through: tuple[int, float] | None = None) -> tuple[int, float]:
+                through: tuple[int, float, int | None] | None = None) -> tuple[int, float]:
     """Apply events and move the checkpoint, all in one transaction; returns the new checkpoint.
 
-    ``through`` (position, recorded_at) moves the checkpoint past the last event given, when
-    ``events`` are only the wanted ones of a longer stretch of the journal.
+    ``through`` (position, recorded_at, checksum) moves the checkpoint past the last event given, when
+    ``events`` are only the wanted ones of a longer stretch of the journal. The checksum of the event
+    at the checkpoint is kept with it: it tells a projection built from another journal (an older
+    backup put in place) from one built from this one (see ``stale_reason``).
     The checkpoint is re-read inside the write transaction, so a second process following the same
     file (a CLI crawl next to the server) never applies an event twice.
     """
@@ -182,9 +213,11 @@ def apply_batch(conn: apsw.Connection, projection: Projection, events: list[Stor
     with _write_transaction(conn):
         checkpoint, recorded_at = read_checkpoint(conn)
         fresh = [ev for ev in events if ev.position > checkpoint]
-        last = (fresh[-1].position, fresh[-1].recorded_at) if fresh else (checkpoint, recorded_at)
+        last: tuple[int, float, int | None] = (
+            (fresh[-1].position, fresh[-1].recorded_at, fresh[-1].checksum) if fresh
+            else (checkpoint, recorded_at, None))
         if through is not None and through[0] > last[0]:
-            last = through
+            last = (through[0], through[1], through[2] if len(through) > 2 else None)
         if last[0] <= checkpoint:
             return checkpoint, recorded_at
         if fresh:
@@ -192,7 +225,9 @@ def apply_batch(conn: apsw.Connection, projection: Projection, events: list[Stor
         conn.execute("UPDATE projection_meta SET value = ? WHERE key = 'checkpoint'", (str(last[0]),))
         conn.execute("UPDATE projection_meta SET value = ? WHERE key = 'checkpoint_recorded_at'",
                      (repr(last[1]),))
-        return last
+        conn.execute("INSERT OR REPLACE INTO projection_meta VALUES ('checkpoint_checksum', ?)",
+                     ("" if last[2] is None else str(last[2]),))
+        return last[0], last[1]
 
 
 def catch_up(journal: Journal, conn: apsw.Connection, projection: Projection,
@@ -342,7 +377,7 @@ class Projector:
             self._publish(checkpoint, at)
         return 0
 
-    def _next_batch(self) -> tuple[list[StoredEvent], tuple[int, float] | None]:
+    def _next_batch(self) -> tuple[list[StoredEvent], tuple[int, float, int | None] | None]:
         """The next events this projection applies (SQLite skips the others: a task projection does
         not decode a crawl's thousands of catalogue events) and how far they take the checkpoint."""
         head = self.journal.head()
@@ -353,9 +388,9 @@ class Projector:
                   if ev.position <= head]
         position = events[-1].position if len(events) == BATCH else head
         if events and events[-1].position == position:
-            return events, (position, events[-1].recorded_at)
-        at = next(iter(self.journal.read(after=position - 1, limit=1))).recorded_at
-        return events, (position, at)
+            return events, (position, events[-1].recorded_at, events[-1].checksum)
+        at = next(iter(self.journal.read(after=position - 1, limit=1)))
+        return events, (position, at.recorded_at, at.checksum)
 
     def _run(self) -> None:
         while not self._stop.is_set():

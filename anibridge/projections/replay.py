@@ -10,15 +10,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..events.journal import Journal
+import apsw
+
+from ..events.journal import Journal, open_connection
 from .projector import (
     REBUILD_BATCH,
     BulkLoading,
     Projection,
     catch_up,
     content_hash,
+    live_file,
     open_projection,
     remove_projection_file,
+    stale_reason,
     swap_live_file,
 )
 
@@ -88,3 +92,29 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def projection_staleness(journal_path: Path, base: Path) -> str:
+    """Why the live file of ``base`` cannot be served as it is ("" when it can, or does not exist yet)."""
+    file = live_file(base)
+    if not file.exists():
+        return ""
+    conn = open_connection(file, readonly=True)
+    try:
+        return stale_reason(conn, journal_path)
+    except apsw.SQLError:  # created but never initialised: it has nothing to be stale with
+        return ""
+    finally:
+        conn.close()
+
+
+def rebuild_if_stale(journal: Journal, base: Path, projection: Projection) -> str:
+    """Rebuild ``projection`` from the journal when its live file was built from another history (an
+    older journal put in place): its rows would list tasks and titles the journal no longer has, and
+    a checkpoint past the head would swallow new events. Returns the reason ("" when it was current)."""
+    reason = projection_staleness(journal.path, base)
+    if reason:
+        log.warning("%s projection (%s) does not match the journal: %s. Rebuilding it from the journal"
+                    " (head %d) before serving", projection.name, live_file(base).name, reason, journal.head())
+        rebuild(journal, base, projection, retire_grace_s=0.0)
+    return reason
