@@ -24,12 +24,13 @@ RUN groupadd --gid 1000 anibridge \
 
 WORKDIR /app
 
-# Editable install on purpose: schema/ is read from the project directory at run time.
-COPY pyproject.toml README.md ./
+# Editable install on purpose: schema/ is read from the project directory at run time. The versions are
+# the tested ones in constraints.txt (pyproject.toml's floors say which advisories they clear).
+COPY pyproject.toml README.md constraints.txt ./
 COPY anibridge ./anibridge
 COPY schema ./schema
 COPY docker ./docker
-RUN pip install --no-cache-dir -e . \
+RUN pip install --no-cache-dir --constraint constraints.txt -e . \
     && chmod 0755 /app/docker/entrypoint.sh \
     && mkdir -p /data/downloads \
     && chown -R 1000:1000 /data
@@ -41,6 +42,9 @@ EXPOSE 8000
 # root with PUID/PGID and the entrypoint drops to them.
 USER 1000:1000
 
+# Unhealthy when /health answers 503 (urlopen raises): the journal cannot store anything (disk full,
+# data folder read-only or gone) or a projector is dead. "degraded" (a provider down, a failed crawl,
+# a lagging projection) still answers 200: restarting the container would not fix those.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request as u; u.urlopen('http://127.0.0.1:%s/health' % os.environ.get('ANIBRIDGE_PORT', '8000'), timeout=4)"]
 

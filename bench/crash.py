@@ -252,6 +252,15 @@ class CrashReport:
     live_hashes: dict[str, str] = field(default_factory=dict)
     replay_hashes: dict[str, str] = field(default_factory=dict)
     catalog_ready: bool = False
+    restores: int = 0
+    restore_log: list[str] = field(default_factory=list)
+    # acknowledged adds missing after a restore (acknowledged before the backup began: the backup owes
+    # them), listed tasks the restored journal does not hold, adds acknowledged after it that are missing
+    restore_lost: int = 0
+    restore_phantoms: int = 0
+    damages: int = 0
+    damages_detected: int = 0
+    damage_log: list[str] = field(default_factory=list)
     journal_head: int = 0
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
@@ -259,6 +268,10 @@ class CrashReport:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def acknowledged_lost(self) -> int:
+        return len(self.tasks_lost) + self.restore_lost
 
 
 def live_content_hashes(settings: Settings) -> tuple[dict[str, str], int, dict[str, int]]:
@@ -276,7 +289,8 @@ _REPLAY_LINE = re.compile(r"^(\w+): rebuilt (\d+)/(\d+) events .* content hash (
 
 def run_crash_suite(workdir: Path, *, kills: int, titles: int, seed: int = 7, min_uptime: float = 0.4,
                     max_uptime: float = 4.0, latency: float = 0.15, magnets: int = 30,
-                    ready_timeout: float = 180.0, say: Any = print) -> CrashReport:
+                    ready_timeout: float = 180.0, restores: int = 0, damages: int = 0,
+                    say: Any = print) -> CrashReport:
     rng = random.Random(seed)
     report = CrashReport()
     started = time.monotonic()
@@ -326,27 +340,194 @@ def run_crash_suite(workdir: Path, *, kills: int, titles: int, seed: int = 7, mi
             report.problems.append(f"anibridge serve exited with {code} on SIGTERM")
         report.adds_acknowledged = len(acknowledged)
         report.adds_sent = adder.sent
-    live, head, checkpoints = live_content_hashes(settings)
-    report.live_hashes, report.journal_head = live, head
-    for name, cp in checkpoints.items():
-        if cp != head:
-            report.problems.append(f"{name} projection checkpoint {cp} != journal head {head} after stop")
-    verify = run_cli("verify", env=env)
-    report.verify_output = (verify.stdout + verify.stderr).strip()
-    report.verify_ok = verify.returncode == 0
-    if not report.verify_ok:
-        report.problems.append(f"anibridge verify failed: {report.verify_output}")
-    replay = run_cli("replay", env=env)
-    if replay.returncode != 0:
-        report.problems.append(f"anibridge replay failed: {replay.stderr.strip()}")
-    report.replay_hashes = {m.group(1): m.group(4) for m in _REPLAY_LINE.finditer(replay.stdout)}
-    if report.replay_hashes != report.live_hashes:
-        report.problems.append(f"replay hashes {report.replay_hashes} != live hashes {report.live_hashes}")
-    tb = [ln for ln in log_path.read_text(errors="replace").splitlines() if "Traceback" in ln]
-    if tb:
-        report.problems.append(f"{len(tb)} tracebacks in the server log {log_path}")
+        live, head, checkpoints = live_content_hashes(settings)
+        report.live_hashes, report.journal_head = live, head
+        for name, cp in checkpoints.items():
+            if cp != head:
+                report.problems.append(f"{name} projection checkpoint {cp} != journal head {head} after stop")
+        verify = run_cli("verify", env=env)
+        report.verify_output = (verify.stdout + verify.stderr).strip()
+        report.verify_ok = verify.returncode == 0
+        if not report.verify_ok:
+            report.problems.append(f"anibridge verify failed: {report.verify_output}")
+        replay = run_cli("replay", env=env)
+        if replay.returncode != 0:
+            report.problems.append(f"anibridge replay failed: {replay.stderr.strip()}")
+        report.replay_hashes = {m.group(1): m.group(4) for m in _REPLAY_LINE.finditer(replay.stdout)}
+        if report.replay_hashes != report.live_hashes:
+            report.problems.append(f"replay hashes {report.replay_hashes} != live hashes {report.live_hashes}")
+        tb = [ln for ln in log_path.read_text(errors="replace").splitlines() if "Traceback" in ln]
+        if tb:
+            report.problems.append(f"{len(tb)} tracebacks in the server log {log_path}")
+        for i in range(restores):
+            restore_case(i, workdir, env, world, rng, report, say)
+        for i in range(damages):
+            damage_case(DAMAGES[i % len(DAMAGES)], i, workdir, env, world, rng, report, say)
     report.seconds = time.monotonic() - started
     return report
+
+
+# --- restore and damage ------------------------------------------------------------------------------
+def _add_some(base: str, magnets: list[str], n: int) -> set[str]:
+    acked: set[str] = set()
+    with httpx.Client(base_url=base, timeout=15) as client:
+        for magnet in magnets[:n]:
+            r = client.post(f"{API}/torrents/add", data={"urls": magnet, "category": "tv-sonarr", "paused": "true"})
+            if r.status_code == 200 and r.text == "Ok.":
+                acked.add(btih(magnet))
+    del magnets[:n]
+    return acked
+
+
+def _restore_magnets(world: RunningWorld, rng: random.Random, count: int) -> list[str]:
+    """Magnets for episodes the kill phase did not use (different seasons' later episodes)."""
+    out: list[str] = []
+    for dev_site, site in SITE_NAMES.items():
+        for entry in world.world.entries(dev_site):
+            info = world.world.info(dev_site, entry.slug)
+            if info is None:
+                continue
+            for season in sorted(info.seasons):
+                for ep in world.world.season_episodes(info, season)[2:]:
+                    lang = LANGUAGES[ep.languages[0]]
+                    out.append(build_magnet(site, info.slug, season, ep.number, lang,
+                                            release_title(info.title, season, ep.number, lang, site)))
+    rng.shuffle(out)
+    return out[:count]
+
+
+def restore_case(i: int, workdir: Path, env: dict[str, str], world: RunningWorld, rng: random.Random,
+                 report: CrashReport, say: Any) -> None:
+    """Back up while serving and adding, add more (and SIGKILL once), stop, restore the backup, start again:
+    every add acknowledged before the backup began is listed, nothing after it is, new adds stick."""
+    log_path = workdir / f"restore{i}.log"
+    magnets = _restore_magnets(world, random.Random(rng.random()), 30)
+    backup = workdir / f"backup{i}.db"
+    server = start_server(env, log_path)
+    try:
+        before = task_hashes(server.base) | _add_some(server.base, magnets, 4)
+        adder = Adder(magnets, set(), rng)
+        adder.run_against(server.base)  # adds keep arriving while the backup is taken
+        made = run_cli("backup", str(backup), env=env)
+        adder.stop()
+        if made.returncode != 0:
+            report.problems.append(f"restore {i + 1}: anibridge backup failed: {made.stderr.strip()}")
+            return
+        # (the adder's own acks raced the backup's snapshot: owed by neither side)
+        after = _add_some(server.base, magnets, 4)
+        server.kill()  # and one crash for good measure
+        server = start_server(env, log_path)
+        after |= _add_some(server.base, magnets, 2)
+    finally:
+        server.stop()
+    restored = run_cli("restore", str(backup), env=env)
+    report.restores += 1
+    if restored.returncode != 0:
+        report.problems.append(f"restore {i + 1}: anibridge restore failed: {restored.stderr.strip()}")
+        return
+    server = start_server(env, log_path)
+    try:
+        listed = task_hashes(server.base)
+        fresh = _add_some(server.base, magnets, 3)
+        listed_after = task_hashes(server.base)
+    finally:
+        server.stop()
+    lost = before - listed
+    phantoms = listed & (after - before)  # acknowledged after the backup was taken: not in it
+    fresh_lost = fresh - listed_after
+    report.restore_lost += len(lost) + len(fresh_lost)
+    report.restore_phantoms += len(phantoms)
+    line = (f"restore {i + 1}: backup {made.stdout.split('(', 1)[1].split(',', 1)[0]}, {len(before)} tasks before it"
+            f" ({len(lost)} lost), {len(after)} after it ({len(phantoms)} still listed), {len(fresh)} added after"
+            f" the restore ({len(fresh_lost)} lost)")
+    report.restore_log.append(line)
+    say(line)
+    if lost or phantoms or fresh_lost:
+        report.problems.append(line)
+    verify = run_cli("verify", env=env)
+    if verify.returncode != 0:
+        report.problems.append(f"restore {i + 1}: verify failed after the restore: {verify.stderr.strip()}")
+    status = run_cli("status", env=env)
+    if "STALE" in status.stdout:
+        report.problems.append(f"restore {i + 1}: a projection is still stale after serving: {status.stdout}")
+
+
+def _flip(path: Path, offset: int) -> None:
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        byte = fh.read(1)
+        fh.seek(offset)
+        fh.write(bytes([byte[0] ^ 0x20]))
+
+
+def _last_wal_frame(wal: Path) -> int:
+    page_size = int.from_bytes(wal.read_bytes()[8:12], "big")
+    return wal.stat().st_size - (24 + page_size)
+
+
+def _damage(kind: str, data: Path) -> None:
+    wal = data / "journal.db-wal"
+    if kind == "flipped WAL frame":
+        _flip(wal, _last_wal_frame(wal) + 24 + 512)
+    elif kind == "torn WAL frame":
+        os.truncate(wal, _last_wal_frame(wal) + 24 + 700)
+    elif kind == "lost WAL":
+        os.truncate(wal, 0)
+    elif kind == "flipped payload":
+        import apsw
+
+        conn = apsw.Connection(str(data / "journal.db"))
+        try:
+            pos = int(conn.execute("SELECT max(position) FROM events").fetchone()[0]) - 3
+            payload = bytearray(conn.execute("SELECT payload FROM events WHERE position = ?", (pos,)).fetchone()[0])
+            payload[len(payload) // 2] ^= 0x01
+            conn.execute("DROP TRIGGER events_no_update")
+            conn.execute("UPDATE events SET payload = ? WHERE position = ?", (bytes(payload), pos))
+        finally:
+            conn.close()
+
+
+DAMAGES = ("flipped WAL frame", "torn WAL frame", "flipped payload", "lost WAL")
+
+
+def damage_case(kind: str, i: int, workdir: Path, env: dict[str, str], world: RunningWorld, rng: random.Random,
+                report: CrashReport, say: Any) -> None:
+    """Kill the server right after some adds (their events still in the WAL), damage a copy of the data
+    folder, and check that verify, serve and replay all refuse it with the position."""
+    log_path = workdir / f"damage{i}.log"
+    server = start_server(env, log_path)
+    try:
+        _add_some(server.base, _restore_magnets(world, random.Random(rng.random()), 40)[-6:], 6)
+    finally:
+        server.kill()
+    copy = workdir / f"damaged{i}"
+    shutil.rmtree(copy, ignore_errors=True)
+    copy.mkdir()
+    src = Path(env["DATA_DIR"])
+    for name in ("journal.db", "journal.db-wal", "journal.db-head"):
+        if (src / name).exists():
+            shutil.copy2(src / name, copy / name)
+    wal = copy / "journal.db-wal"
+    if kind != "flipped payload" and (not wal.exists() or wal.stat().st_size < 32 + 2 * (24 + 4096)):
+        kind = "flipped payload"  # the kill came after a checkpoint: nothing in the WAL to damage
+    _damage(kind, copy)
+    denv = env | {"DATA_DIR": str(copy), "DOWNLOAD_DIR": str(copy / "downloads"), "ANIBRIDGE_PORT": str(free_port())}
+    verify = run_cli("verify", env=denv)
+    serve = subprocess.run([*anibridge_cmd(), "serve"], env=denv, capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+    replay = run_cli("replay", env=denv)
+    refused = {"verify": verify.returncode == 1 and "position" in verify.stderr,
+               "serve": serve.returncode == 1 and "damaged at position" in serve.stderr,
+               "replay": replay.returncode == 1 and "damaged at position" in replay.stderr}
+    report.damages += 1
+    report.damages_detected += all(refused.values())
+    where = (serve.stderr.strip().splitlines() or ["(serve said nothing)"])[-1][:160]
+    line = f"damage {i + 1} ({kind}): refused by {', '.join(k for k, v in refused.items() if v) or 'nobody'}: {where}"
+    report.damage_log.append(line)
+    say(line)
+    if not all(refused.values()):
+        report.problems.append(line)
+    shutil.rmtree(copy, ignore_errors=True)
 
 
 @contextmanager
@@ -372,16 +553,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-uptime", type=float, default=4.0, help="longest run before a kill (seconds)")
     parser.add_argument("--latency", type=float, default=0.15, help="added to every provider/host response (s)")
     parser.add_argument("--magnets", type=int, default=60, help="torrents/add calls spread over the runs")
+    parser.add_argument("--restores", type=int, default=2, help="backup, restore and restart cases")
+    parser.add_argument("--damages", type=int, default=4, help="damaged-journal cases (WAL frame, payload, ...)")
     parser.add_argument("--dir", help="work directory (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary work directory")
     args = parser.parse_args(argv)
     with workdir(args.dir, args.keep) as wd:
         r = run_crash_suite(wd, kills=args.kills, titles=args.titles, seed=args.seed, max_uptime=args.max_uptime,
-                            latency=args.latency, magnets=args.magnets)
+                            latency=args.latency, magnets=args.magnets, restores=args.restores,
+                            damages=args.damages)
         print()
         print(f"kills survived:        {r.kills if r.ok else 0}/{r.kills}")
         print(f"adds sent / acked:     {r.adds_sent} / {r.adds_acknowledged}")
-        print(f"acked tasks lost:      {len(r.tasks_lost)}")
+        print(f"acked tasks lost:      {len(r.tasks_lost)} (kills)")
+        print(f"restores:              {r.restores}: acked adds lost {r.restore_lost}, tasks listed that the"
+              f" restored journal does not hold {r.restore_phantoms}")
+        print(f"damages:               {r.damages}, refused by verify, serve and replay: {r.damages_detected}")
+        print(f"acknowledged lost:     {r.acknowledged_lost} in all (goal 0)")
         print(f"catalogue ready:       {r.catalog_ready}")
         print(f"journal head:          {r.journal_head}")
         print(f"verify:                {r.verify_output}")

@@ -50,7 +50,7 @@ def test_dockerfile_essentials() -> None:
     assert re.search(r"useradd --uid 1000 .*anibridge", text)
     user = re.findall(r"^USER (\S+)", text, re.M)
     assert user and user[-1].split(":")[0] not in ("root", "0"), "the image must not run as root"
-    assert "pip install --no-cache-dir -e ." in text
+    assert "pip install --no-cache-dir --constraint constraints.txt -e ." in text  # the tested versions
     assert re.search(r"^\s+DATA_DIR=/data\b", text, re.M)
     assert re.search(r"^\s+DOWNLOAD_DIR=/data/downloads\b", text, re.M)
     assert re.search(r'^VOLUME \["/data"\]', text, re.M) and re.search(r"^EXPOSE 8000$", text, re.M)
@@ -77,7 +77,7 @@ def test_copied_files_exist_and_are_not_dockerignored() -> None:
     for line in DOCKERFILE.read_text().splitlines():
         if line.startswith("COPY "):
             sources += [s for s in line.split()[1:-1] if not s.startswith("--")]
-    assert {"pyproject.toml", "anibridge", "schema", "docker"} <= set(sources)
+    assert {"pyproject.toml", "constraints.txt", "anibridge", "schema", "docker"} <= set(sources)
     for src in sources:
         assert (ROOT / src).exists(), src
         assert not _ignored(patterns, src), f"{src} is copied but .dockerignore excludes it"

@@ -187,7 +187,9 @@ def test_torrents_add_on_a_full_disk_never_acknowledges_what_it_did_not_store(
             elif answers.get(r.status_code, 0) > 5:
                 break
         assert set(answers) - {200} == {507}, f"the disk never filled, or a full disk answered oddly: {answers}"
-        assert httpx.get(f"{h.base_url}/health", timeout=10).status_code == 200  # still serving
+        health = httpx.get(f"{h.base_url}/health", timeout=10)  # still answering, and saying why it is unhealthy
+        assert health.status_code == 503 and health.json()["status"] == "unhealthy", health.text
+        assert any(p.startswith("journal: cannot store new events") for p in health.json()["problems"])
         listed = {t["hash"] for t in c.get("/api/v2/torrents/info").json()}
         assert set(acked) <= listed
     v = anibridge("verify", data_dir=data)

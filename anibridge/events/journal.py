@@ -126,6 +126,8 @@ class Journal:
         self._stats_lock = threading.Lock()
         self._type_counts: dict[str, int] = {}
         self._counted_to = 0
+        # Why the last commit failed ("" once one succeeds): the journal cannot store anything new.
+        self.write_error = ""
         writer = open_connection(self.path)
         try:
             with _write_transaction(writer):
@@ -209,10 +211,12 @@ class Journal:
                     rows,
                 )
         except Exception as exc:  # the whole group failed; nothing of it is in the journal
+            self.write_error = f"{type(exc).__name__}: {exc}"
             log.error("could not write %d events to the journal: %s", sum(len(p.rows) for p in group), exc)
             for pending in group:
                 pending.future.set_exception(exc)
             return
+        self.write_error = ""
         with self._cond:
             self._head = pos - 1
             self._cond.notify_all()
@@ -318,6 +322,11 @@ class Journal:
             per_type = dict(sorted(self._type_counts.items()))
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
         return {"head": self.head(), "size_bytes": size, "events_per_type": per_type}
+
+    @property
+    def writer_alive(self) -> bool:
+        """Whether the appender thread runs (it ends only when the journal is closed)."""
+        return self._thread.is_alive()
 
     def close(self) -> None:
         with self._submit_lock:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 
 from .. import __version__
 from ..projections.queries import STAGES
@@ -32,6 +33,8 @@ router = APIRouter(tags=["health"])
 STATES = ("pending", "running", "ready", "failed")
 # A projection this far behind the journal is stuck rather than busy.
 LAG_DEGRADED_S = 300.0
+# A projector failing this long without one success is not going to recover on its own.
+PROJECTOR_STUCK_S = 60.0
 RECENT_FAILURES = 10
 
 
@@ -196,10 +199,43 @@ def _caught_up(request: Request, runtime: Runtime, lags: dict[str, dict[str, Any
     return all(name in seen for name in lags)
 
 
+def vital_problems(request: Request, runtime: Runtime, lags: dict[str, dict[str, Any]],
+                   now: float) -> list[str]:
+    """What makes AniBridge *unhealthy* (HTTP 503, Docker's HEALTHCHECK fails) rather than degraded: it
+    can no longer do its job whatever the providers do, and waiting will not fix it. The journal cannot
+    store anything (its last commit failed: disk full, data folder read-only or gone; or its writer
+    stopped), or a projector is dead (not running, stuck on a damaged journal, or failing without one
+    success for PROJECTOR_STUCK_S). A provider that is down, a failed crawl or a lagging projection only
+    make it degraded (200): restarting AniBridge would not help them."""
+    if not getattr(runtime, "_started", False):
+        return []
+    problems: list[str] = []
+    journal = runtime.journal
+    if journal.write_error:
+        problems.append(f"journal: cannot store new events ({journal.write_error}); check the data folder"
+                        f" {runtime.settings.data_dir} (free space, permissions)")
+    elif not journal.writer_alive:
+        problems.append("journal: its writer has stopped")
+    first_seen: dict[str, float] = getattr(request.app.state, "health_error_since", None) or {}
+    for projector in runtime.projectors():
+        name = projector.projection.name
+        error = lags.get(name, {}).get("error", "")
+        since = first_seen.setdefault(name, now) if error else first_seen.pop(name, None)
+        if not getattr(projector, "alive", True):
+            problems.append(f"{name} projector is not running")
+        elif "JournalDamaged" in error:
+            problems.append(f"{name} projector stopped: {error}")
+        elif error and since is not None and now - since >= PROJECTOR_STUCK_S:
+            problems.append(f"{name} projector has failed for {now - since:.0f} s: {error}")
+    request.app.state.health_error_since = first_seen
+    return problems
+
+
 def overall(request: Request) -> dict[str, Any]:
     runtime: Runtime = request.app.state.runtime
     now = time.time()
     lags = projection_lags(runtime)
+    vital = vital_problems(request, runtime, lags, now)
     status = _stage_status(runtime)
     catalog: dict[str, Any] = {}
     problems: list[str] = []
@@ -215,7 +251,10 @@ def overall(request: Request) -> dict[str, Any]:
         elif lag["lag_seconds"] > LAG_DEGRADED_S:
             problems.append(f"{name} projection is {lag['lag_events']} events ({lag['lag_seconds']:.0f} s) behind")
     started = getattr(runtime, "_started", True)
-    if problems:
+    if vital:
+        state = "unhealthy"
+        problems = vital + problems
+    elif problems:
         state = "degraded"
     elif not started or not _caught_up(request, runtime, lags):
         state = "initializing"
@@ -285,13 +324,17 @@ def catalog_detail(runtime: Runtime, *, failures: bool = True) -> dict[str, Any]
 
 
 @router.get("/health")
-def health(request: Request) -> dict[str, Any]:
+def health(request: Request) -> Any:
     """Overall state for Docker's HEALTHCHECK, Sonarr users and monitoring: cheap, never blocks.
+    HTTP 503 when unhealthy (see ``vital_problems``), 200 otherwise (ok, initializing, degraded).
 
     Once a secret is set, anonymous callers see only the state; details (problems name provider
     URLs and errors) need the API key or a qBittorrent login."""
     body = overall(request)
-    return body if may_see_details(request) else {"status": body["status"]}
+    shown = body if may_see_details(request) else {"status": body["status"]}
+    if body["status"] == "unhealthy":
+        return JSONResponse(shown, status_code=503)
+    return shown
 
 
 @router.get("/health/catalog", dependencies=[Depends(require_details)])

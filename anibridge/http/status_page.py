@@ -123,7 +123,7 @@ th{font-weight:600;border-bottom:1px solid var(--bg2)}tr+tr td{border-top:1px so
 .bar{background:var(--bg2);border-radius:4px;height:10px;width:90%;overflow:hidden}
 .bar>div{background:var(--run);height:100%;width:0;transition:width .4s}
 .badge{display:inline-block;border-radius:10px;padding:0 8px;color:#fff;background:var(--pend);font-size:12px}
-.s-ready,.s-ok{background:var(--ok)}.s-running{background:var(--run)}.s-failed,.s-degraded{background:var(--fail)}
+.s-ready,.s-ok{background:var(--ok)}.s-running{background:var(--run)}.s-failed,.s-degraded,.s-unhealthy{background:var(--fail)}
 .s-pending,.s-initializing{background:var(--pend)}
 .err{color:var(--fail);font-size:12px;max-width:420px;word-break:break-word}
 .num{font-variant-numeric:tabular-nums}.muted{color:var(--pend)}

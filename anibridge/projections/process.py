@@ -115,6 +115,11 @@ class ProjectorProcess:
                                             daemon=True)
         self._supervisor.start()
 
+    @property
+    def alive(self) -> bool:
+        """Whether a child applies events, or the supervisor is about to start one again."""
+        return self._supervisor is not None and self._supervisor.is_alive()
+
     def _spawn(self) -> None:
         keep, give = _CTX.Pipe(duplex=False)
         process = _CTX.Process(

@@ -325,6 +325,11 @@ class Projector:
         self._thread = threading.Thread(target=self._run, name=f"projector-{self.projection.name}", daemon=True)
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        """Whether the thread applying events runs (False before start and after stop)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
