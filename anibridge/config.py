@@ -15,7 +15,10 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 SITES = ("aniworld.to", "s.to", "megakino")
 SITE_ALIASES = {"aniworld": "aniworld.to", "aniworld.to": "aniworld.to", "sto": "s.to", "s.to": "s.to",
-                "serienstream": "s.to", "megakino": "megakino"}
+                "serienstream": "s.to", "serienstream.to": "s.to", "serienstream.cx": "s.to",
+                "megakino": "megakino"}
+# s.to answers under several names (the site id stays "s.to"); tried in this order when one fails
+STO_PUBLIC_BASE_URLS = ("https://serienstream.to", "https://s.to", "https://serienstream.cx")
 HOSTS = ("VOE", "Filemoon", "Streamtape", "Vidmoly", "Doodstream", "LoadX", "Luluvdo", "Vidoza")
 
 
@@ -35,7 +38,7 @@ class Settings(BaseSettings):
     qbit_password: str | None = None
     catalog_sites: str = ",".join(SITES)
     aniworld_base_url: str = "https://aniworld.to"
-    sto_base_url: str = "https://s.to"
+    sto_base_url: str = "https://serienstream.to"
     megakino_base_url: str = "https://megakino.lol"
     skyhook_base_url: str = "https://skyhook.sonarr.tv"
     indexer_api_key: str | None = None
@@ -77,6 +80,12 @@ class Settings(BaseSettings):
     # A client must send a request's headers within this time; open connections per client address.
     anibridge_header_timeout_seconds: float = Field(10.0, gt=0, le=3600)
     anibridge_max_connections_per_client: int = Field(64, ge=1, le=100_000)
+    # s.to host names and provider challenges (issue 15)
+    # Other s.to base URLs to try when STO_BASE_URL does not resolve or answers a block page. Unset: the
+    # public names, but only while STO_BASE_URL is one of them (a self-hosted mirror is never left).
+    sto_fallback_base_urls: str | None = None
+    # A challenge page (Cloudflare, DDoS-Guard, a captcha) pauses requests to that site this long.
+    provider_challenge_backoff_seconds: float = Field(300.0, ge=0)
 
     @classmethod
     def settings_customise_sources(
@@ -140,6 +149,13 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return v
 
+    @field_validator("sto_fallback_base_urls")
+    @classmethod
+    def _urls(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        return ",".join(cls._url(part) for part in v.split(",") if part.strip())
+
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
         if self.download_dir is None:
@@ -183,6 +199,19 @@ class Settings(BaseSettings):
     def base_url(self, site: str) -> str:
         return {"aniworld.to": self.aniworld_base_url, "s.to": self.sto_base_url,
                 "megakino": self.megakino_base_url}[site]
+
+    def base_urls(self, site: str) -> list[str]:
+        """The site's base URL first, then the other names it answers under (s.to only)."""
+        primary = self.base_url(site)
+        if site != "s.to":
+            return [primary]
+        if self.sto_fallback_base_urls is not None:
+            others = self.sto_fallback_base_urls.split(",")
+        elif primary.lower() in STO_PUBLIC_BASE_URLS:
+            others = list(STO_PUBLIC_BASE_URLS)
+        else:
+            others = []
+        return list(dict.fromkeys([primary, *(u for u in others if u)]))
 
     def refresh_hours(self, site: str) -> float:
         override = {"aniworld.to": self.aniworld_index_refresh_hours, "s.to": self.sto_index_refresh_hours,

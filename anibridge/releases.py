@@ -25,6 +25,8 @@ _PREFIX = {"aniworld.to": "aw", "megakino": "aw", "s.to": "sto"}
 # Magnets from releases before `<p>_site` existed only carry the prefix; `aw` then meant AniWorld.
 _DEFAULT_SITE = {"aw": "aniworld.to", "sto": "s.to"}
 _GROUP = {"aniworld.to": "ANIWORLD", "s.to": "STO", "megakino": "MEGAKINO"}
+# s.to's other host names name the same site (its id stays "s.to")
+_SITE_NAMES = {"serienstream.to": "s.to", "serienstream.cx": "s.to"}
 _LANG_TAG = {"German Dub": "GER", "German Sub": "GER.SUB", "English Sub": "ENG.SUB", "English Dub": "ENG"}
 _HOST_BY_LOWER = {h.lower(): h for h in HOSTS}
 
@@ -151,6 +153,7 @@ def parse_magnet(uri: str) -> MagnetRef:
         return fields.get(f"{prefix}_{name}")
 
     site = get("site") or _DEFAULT_SITE[prefix]
+    site = _SITE_NAMES.get(site.lower(), site)
     if site not in _PREFIX:
         raise MagnetError(f"unknown site {site[:60]!r}; expected one of {', '.join(SITES)}")
     if _PREFIX[site] != prefix:

@@ -18,7 +18,7 @@ import apsw
 
 from .config import Settings
 from .events.journal import open_connection
-from .http.health import iso, read_stage_status, site_stages
+from .http.health import iso, read_parse_problems, read_stage_status, site_stages
 from .projections.catalog import CatalogProjection
 from .projections.projector import Projection, content_hash, live_file, read_checkpoint, stale_reason
 from .projections.queries import STAGES
@@ -88,7 +88,7 @@ def _projection(name: str, base: Path, projection: Projection, head: int, *, wit
 def _catalog(settings: Settings) -> dict[str, Any]:
     file = live_file(settings.catalog_path)
     if not file.exists():
-        return {"stages": {}, "titles": {}, "episodes": {}, "failures": {}}
+        return {"stages": {}, "titles": {}, "episodes": {}, "failures": {}, "problems": {}}
     conn = _open(file)
     try:
         conn.execute("BEGIN")
@@ -97,13 +97,14 @@ def _catalog(settings: Settings) -> dict[str, Any]:
             titles = dict(conn.execute("SELECT site, count(*) FROM titles GROUP BY site").fetchall())
             episodes = dict(conn.execute("SELECT site, count(*) FROM episodes GROUP BY site").fetchall())
             failures = dict(conn.execute("SELECT site, count(*) FROM details_failures GROUP BY site").fetchall())
+            problems = read_parse_problems(conn)
         finally:
             conn.execute("COMMIT")
     except apsw.SQLError:
-        return {"stages": {}, "titles": {}, "episodes": {}, "failures": {}}
+        return {"stages": {}, "titles": {}, "episodes": {}, "failures": {}, "problems": {}}
     finally:
         conn.close()
-    return {"stages": stages, "titles": titles, "episodes": episodes, "failures": failures}
+    return {"stages": stages, "titles": titles, "episodes": episodes, "failures": failures, "problems": problems}
 
 
 def _tasks(settings: Settings) -> dict[str, int]:
@@ -140,7 +141,8 @@ def collect_status(settings: Settings, *, with_hash: bool = True) -> dict[str, A
             "titles": int(catalog["titles"].get(site, 0)),
             "episodes": int(catalog["episodes"].get(site, 0)),
             "failed_pages": int(catalog["failures"].get(site, 0)),
-            "stages": site_stages(status, now=now),
+            "stages": site_stages(status, now=now, problems=catalog["problems"].get(site)),
+            "parse_problems": [p["text"] for p in catalog["problems"].get(site, [])],
         }
     return {"data_dir": str(settings.data_dir), "journal": journal, "projections": projections,
             "sites": per_site, "tasks": _tasks(settings)}
@@ -186,6 +188,8 @@ def print_plain(report: dict[str, Any], out: TextIO) -> None:
             line = (f"  {stage}: {state}, done {progress}, failed {failed}, last success {success},"
                     f" took {duration}")
             w(line + (f", last error: {error}" if error else ""))
+        for text in s["parse_problems"]:
+            w(f"  pages lacked: {text}")
     tasks = report["tasks"]
     w("downloads: " + (", ".join(f"{n} {status}" for status, n in tasks.items()) if tasks else "none"))
 
@@ -213,7 +217,7 @@ def print_rich(report: dict[str, Any], out: TextIO) -> None:
             proj.add_row(p["name"], str(p["checkpoint"]), lag, str(p["schema_version"]),
                          _human(p["size_bytes"]), p["content_hash"] or "(not computed)")
     console.print(proj)
-    colors = {"ready": "green", "running": "blue", "failed": "red", "pending": "grey50"}
+    colors = {"ready": "green", "running": "blue", "failed": "red", "pending": "grey50", "incomplete": "yellow"}
     stages = Table(title="catalogue")
     for col in ("site", "stage", "state", "done/total", "failed", "last success (UTC)", "took", "last error"):
         stages.add_column(col, overflow="fold")
@@ -224,6 +228,8 @@ def print_rich(report: dict[str, Any], out: TextIO) -> None:
             cells[0] = f"[{colors.get(cells[0], 'white')}]{cells[0]}[/]"
             cells[3] = cells[3].replace("T", " ")[:16]  # 2026-01-31 12:00 (UTC)
             stages.add_row(label if i == 0 else "", stage, *cells)
+        for text in s["parse_problems"]:
+            stages.add_row("", "", "[yellow]pages lacked[/]", text, "", "", "", "")
     console.print(stages)
     tasks = report["tasks"]
     console.print("downloads: " + (", ".join(f"{n} {status}" for status, n in tasks.items()) if tasks else "none"))

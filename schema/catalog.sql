@@ -96,6 +96,18 @@ CREATE TABLE IF NOT EXISTS details_failures (
     PRIMARY KEY (site, slug)
 );
 
+-- What a title's pages should have shown and did not ("episodes without a language"), per title and
+-- kind; replaced whenever the title's details are recorded again. Health sums them per site.
+CREATE TABLE IF NOT EXISTS parse_problems (
+    site TEXT NOT NULL,
+    slug TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    detail TEXT NOT NULL,
+    recorded_at REAL NOT NULL,
+    PRIMARY KEY (site, slug, kind)
+);
+
 -- Canonical mapping (TVDB for series, IMDb/TMDB for movies); overrides win.
 CREATE TABLE IF NOT EXISTS canonical (
     site TEXT NOT NULL,

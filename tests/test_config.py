@@ -39,6 +39,25 @@ def test_defaults() -> None:
     assert s.hosts[0] == "VOE"
 
 
+def test_sto_defaults_to_serienstream_and_falls_back_only_among_its_public_names() -> None:
+    s = load_settings({})
+    assert s.base_url("s.to") == "https://serienstream.to"
+    assert s.base_urls("s.to") == ["https://serienstream.to", "https://s.to", "https://serienstream.cx"]
+    assert load_settings({"STO_BASE_URL": "https://s.to"}).base_urls("s.to")[:2] == [
+        "https://s.to", "https://serienstream.to"]
+    # a mirror of the user's own is never left for the public names
+    assert load_settings({"STO_BASE_URL": "http://127.0.0.1:9/sto"}).base_urls("s.to") == ["http://127.0.0.1:9/sto"]
+    explicit = load_settings({"STO_BASE_URL": "http://127.0.0.1:9/sto",
+                              "STO_FALLBACK_BASE_URLS": "http://127.0.0.1:10/sto/, http://127.0.0.1:11/sto"})
+    assert explicit.base_urls("s.to") == ["http://127.0.0.1:9/sto", "http://127.0.0.1:10/sto",
+                                          "http://127.0.0.1:11/sto"]
+    assert load_settings({}).base_urls("aniworld.to") == ["https://aniworld.to"]
+    assert load_settings({"CATALOG_SITES": "serienstream.to,serienstream.cx"}).sites == ["s.to"]
+    assert load_settings({}).provider_challenge_backoff_seconds == 300
+    with pytest.raises(ConfigError, match="STO_FALLBACK_BASE_URLS"):
+        load_settings({"STO_FALLBACK_BASE_URLS": "ftp://x"})
+
+
 def test_download_dir_follows_data_dir_unless_set() -> None:
     assert load_settings({"DATA_DIR": "/srv/ab"}).download_dir == Path("/srv/ab/downloads")
     assert load_settings({"DATA_DIR": "/srv/ab", "DOWNLOAD_DIR": "/media"}).download_dir == Path("/media")

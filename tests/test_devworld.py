@@ -123,30 +123,62 @@ def test_root_relative_hrefs_also_resolve(world: RunningWorld, client: httpx.Cli
 # -- s.to ------------------------------------------------------------------------------------------
 
 
-def test_sto_pages_and_play_buttons(world: RunningWorld, client: httpx.Client) -> None:
-    alphabet = Selector(_get(client, f"{world.sto}/serien-alphabet").text)
-    assert len(alphabet.css('a[href^="/serie/"][data-alternative-title]')) == 80
+def test_sto_v2_pages_and_play_urls(world: RunningWorld, client: httpx.Client) -> None:
+    """The default s.to pages have the real v2 shapes (real-pages/sto, PROVIDERS.md)."""
+    listing = Selector(_get(client, f"{world.sto}/serien").text)
+    assert len(listing.css('li.series-item > a[href^="/serie/"]')) == 80
 
-    info = _first_series_with(world, "sto", lambda i: 0 in i.seasons)
+    info = _first_series_with(world, "sto", lambda i: 0 in i.seasons and 4 in i.structure.languages)
     series = Selector(_get(client, f"{world.sto}/serie/{info.slug}").text)
     assert series.css("h1::text").get() == info.title
-    links = series.css(f'a[href^="/serie/{info.slug}/staffel-"]::attr(href)').getall()
+    assert series.css('link[rel="canonical"]::attr(href)').get() == f"/serie/{info.slug}/staffel-1"
+    assert series.css('a[href^="/jahr/"]::text').get() == str(info.year)
+    assert series.css(".series-description .description-text::text").get() == info.description
+    links = series.css(f'#season-nav a[href^="/serie/{info.slug}/staffel-"]::attr(href)').getall()
     assert f"/serie/{info.slug}/staffel-0" in links and f"/serie/{info.slug}/staffel-1" in links
 
     season = Selector(_get(client, f"{world.sto}/serie/{info.slug}/staffel-1").text)
-    hrefs = season.css(f'{EPISODE_ROW} a[itemprop="url"]::attr(href)').getall()
-    assert hrefs[0] == f"/serie/{info.slug}/staffel-1/episode-1"
-    assert len(hrefs) == info.seasons[1]
+    rows = season.css("tr.episode-row")
+    assert len(rows) == info.seasons[1]
+    assert rows[0].attrib["onclick"] == f"window.location='/serie/{info.slug}/staffel-1/episode-1'"
+    first = world.world.episode(info, 1, 1)
+    assert rows[0].css("strong.episode-title-ger::text").get() == first.title_de
+    assert rows[0].css("img.watch-link::attr(alt)").getall() == first.hosters
+    flags = {1: "svg-flag-german", 3: "svg-flag-english-german", 4: "svg-flag-english"}
+    assert [c.split()[-1] for c in rows[0].css("svg::attr(class)").getall()] == [flags[lang]
+                                                                                 for lang in first.languages]
 
-    episode = Selector(_get(client, world.sto + hrefs[0]).text)
-    buttons = episode.css("button[data-play-url][data-provider-name]")
-    assert buttons
+    episode = Selector(_get(client, f"{world.sto}/serie/{info.slug}/staffel-1/episode-1").text)
+    buttons = episode.css("#episode-links button[data-play-url][data-provider-name]")
+    placeholders = [b for b in buttons if b.attrib["data-provider-name"] == "Provider"]
+    assert len(placeholders) == len(first.languages)
     for button in buttons:
-        assert button.attrib["data-language-id"] in {"1", "2", "3", "4"}
-        assert button.attrib["data-language-label"]
-        redirect = client.get(world.sto + button.attrib["data-play-url"])
-        assert redirect.status_code == 302
-        assert f"/hosts/{button.attrib['data-provider-name'].lower()}/e/" in redirect.headers["location"]
+        assert button.attrib["data-play-url"].startswith("/r?t=")
+        assert button.attrib["data-language-id"] in {"1", "2", "3"}
+        play = client.get(world.sto + button.attrib["data-play-url"])
+        if button in placeholders:
+            assert play.status_code == 404
+            continue
+        assert play.status_code == 302
+        assert f"/hosts/{button.attrib['data-provider-name'].lower()}/e/" in play.headers["location"]
+    english = [b for b in buttons if b.attrib["data-language-label"] == "Englisch"]
+    assert english and all(b.attrib["data-language-id"] == "2" for b in english)
+    # root-relative play URLs, as a client resolving them against the host would send them
+    assert client.get(world.base + buttons[0].attrib["data-play-url"]).status_code == 302
+
+
+def test_sto_v1_layout_is_kept_as_an_option(client: httpx.Client) -> None:
+    with running_world(seed=1, titles=20, sto_layout="v1") as old:
+        alphabet = Selector(_get(client, f"{old.sto}/serien-alphabet").text)
+        assert len(alphabet.css('a[href^="/serie/"][data-alternative-title]')) == 20
+        info = _first_series_with(old, "sto", lambda i: 1 in i.seasons)
+        season = Selector(_get(client, f"{old.sto}/serie/{info.slug}/staffel-1").text)
+        hrefs = season.css(f'{EPISODE_ROW} a[itemprop="url"]::attr(href)').getall()
+        assert hrefs[0] == f"/serie/{info.slug}/staffel-1/episode-1"
+        episode = Selector(_get(client, old.sto + hrefs[0]).text)
+        for button in episode.css("button[data-play-url][data-provider-name]"):
+            assert button.attrib["data-play-url"].startswith("/redirect/")
+            assert client.get(old.sto + button.attrib["data-play-url"]).status_code == 302
 
 
 # -- Megakino --------------------------------------------------------------------------------------
@@ -293,7 +325,7 @@ def test_fault_status_modes_and_counters(world: RunningWorld, client: httpx.Clie
     rules = [{"site": "sto", "path": ".*", "mode": "503", "retry_after": 3},
              {"site": "*", "path": "alphabet", "mode": "challenge"}]
     assert client.post(f"{world.base}/_world/faults", json=rules).status_code == 200
-    assert client.get(f"{world.sto}/serien-alphabet").status_code == 503
+    assert client.get(f"{world.sto}/serien").status_code == 503
     challenge = client.get(alphabet)
     assert challenge.status_code == 403
     assert "<title>Just a moment...</title>" in challenge.text and "cf-turnstile" in challenge.text

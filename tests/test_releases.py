@@ -122,6 +122,12 @@ def test_parse_legacy_magnet_without_site_param() -> None:
     assert parse_magnet(sto).site == "s.to"
 
 
+def test_sto_magnet_accepts_the_serienstream_host_names_as_site_sto() -> None:
+    magnet = build_magnet("s.to", "silo", 1, 1, "English Dub", "Silo.S01E01")
+    for name in ("serienstream.to", "serienstream.cx", "SerienStream.to"):
+        assert parse_magnet(magnet.replace("&sto_site=s.to", f"&sto_site={name}")).site == "s.to"
+
+
 def test_parse_provider_case_insensitive_and_mode_lowercased() -> None:
     magnet = legacy_magnet() + "&aw_provider=fileMOON"
     assert parse_magnet(magnet).provider == "Filemoon"

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ..events.types import EpisodeInfo
-from .fetch import Fetcher
+from .fetch import Fetcher, FetchError
 from .parsers import aniworld, megakino, sto
-from .parsers.common import ListedTitle, ParseError, SeriesPage
+from .parsers.common import HosterLink, ListedTitle, ParseError, SeriesPage, order_languages
+from .parsers.problems import NO_EPISODES, NO_HOSTER, NO_LANGUAGE, note_problem
+
+log = logging.getLogger("anibridge.crawl")
 
 # Movies are one "episode": provider numbering 1/1 keeps magnets and the task model uniform.
 MOVIE_SEASON, MOVIE_EPISODE = 1, 1
@@ -40,6 +44,8 @@ class SiteAdapter:
     parse_list: Callable[[str], Iterator[ListedTitle]]
     parse_series: Callable[[str, str | None], SeriesPage] | None
     parse_season: Callable[[str, int], list[EpisodeInfo]] | None
+    # read an episode's languages and hosters from its own page when its season page lacks them
+    parse_episode: Callable[[str], list[HosterLink]] | None = None
 
     async def details(self, fetcher: Fetcher, slug: str, path: str, media_type: str) -> TitleDetails:
         if self.site == "megakino":  # films and serials alike: one page with its players
@@ -55,15 +61,45 @@ class SiteAdapter:
             raise DetailsError(series_url, "series page lists no seasons")
 
         async def season(number: int, season_path: str) -> list[EpisodeInfo]:
-            sp = await fetcher.get(season_path)
+            # s.to v2: the series page is a season's page already; no need to fetch it twice
+            text = page.text if number == series.shown_season else (await fetcher.get(season_path)).text
             try:
-                return self.parse_season(sp.text, number)  # type: ignore[misc]
+                return self.parse_season(text, number)  # type: ignore[misc]
             except ParseError as exc:
                 raise DetailsError(fetcher.url_for(season_path), str(exc)) from None
 
         seasons = await asyncio.gather(*(season(n, p) for n, p in series.season_paths))
         episodes = sorted((e for eps in seasons for e in eps), key=lambda e: (e.season, e.episode))
-        return TitleDetails(series.description, series.year, _dedupe(episodes))
+        episodes = await self._fill_languages(fetcher, slug, _dedupe(episodes))
+        return TitleDetails(series.description, series.year, episodes)
+
+    async def _fill_languages(self, fetcher: Fetcher, slug: str, episodes: list[EpisodeInfo]) -> list[EpisodeInfo]:
+        """Episodes whose season page showed no language get them (and hosters) from their own page,
+        rather than being published with none: an episode without a language has no release."""
+        missing = [e for e in episodes if not e.languages]
+        if not missing or self.parse_episode is None:
+            return episodes
+        log.info("%s: %s: %d episode(s) without a language on the season page; reading their episode pages",
+                 self.site, slug, len(missing))
+        found = await asyncio.gather(*(self._episode_links(fetcher, e) for e in missing))
+        filled = {(e.season, e.episode): links for e, links in zip(missing, found, strict=True)}
+        out = []
+        for e in episodes:
+            links = filled.get((e.season, e.episode))
+            if links:
+                e = e.model_copy(update={
+                    "languages": order_languages([link.language for link in links]),
+                    "hosters": list(dict.fromkeys([*e.hosters, *(link.host for link in links)]))})
+            out.append(e)
+        return out
+
+    async def _episode_links(self, fetcher: Fetcher, episode: EpisodeInfo) -> list[HosterLink]:
+        assert self.parse_episode is not None
+        try:
+            return self.parse_episode((await fetcher.get(episode.path)).text)
+        except (FetchError, ParseError) as exc:  # stays without a language: check_details notes it
+            log.debug("%s: episode page %s not usable: %s", self.site, episode.path, exc)
+            return []
 
     async def _film(self, fetcher: Fetcher, path: str) -> TitleDetails:
         page = await fetcher.get(path)
@@ -97,9 +133,23 @@ def _dedupe(episodes: list[EpisodeInfo]) -> list[EpisodeInfo]:
     return out
 
 
+def check_details(details: TitleDetails, url: str) -> None:
+    """Note what every site's details must have and these lack (the stage records the notes)."""
+    if not details.episodes:
+        note_problem(NO_EPISODES, url)
+        return
+    no_language = [e for e in details.episodes if not e.languages]
+    if no_language:
+        note_problem(NO_LANGUAGE, no_language[0].path, count=len(no_language))
+    no_hoster = [e for e in details.episodes if not e.hosters]
+    if no_hoster:
+        note_problem(NO_HOSTER, no_hoster[0].path, count=len(no_hoster))
+
+
 ADAPTERS: dict[str, SiteAdapter] = {
     "aniworld.to": SiteAdapter("aniworld.to", "/animes-alphabet", aniworld.parse_alphabet, aniworld.parse_series,
-                               aniworld.parse_season),
-    "s.to": SiteAdapter("s.to", "/serien-alphabet", sto.parse_alphabet, sto.parse_series, sto.parse_season),
+                               aniworld.parse_season, aniworld.parse_episode_hosters),
+    "s.to": SiteAdapter("s.to", "/serien", sto.parse_alphabet, sto.parse_series, sto.parse_season,
+                        sto.parse_episode_hosters),
     "megakino": SiteAdapter("megakino", "/sitemap.xml", megakino.parse_sitemap, None, None),
 }

@@ -24,6 +24,7 @@ from ..events.types import (
     DetailsRunCompleted,
     DetailsRunProgress,
     DetailsRunStarted,
+    ParseProblem,
     TitleDetailsFailed,
     TitleDetailsRecorded,
     TitleRemoved,
@@ -35,7 +36,8 @@ from ..events.types import (
 from ..projections.queries import CatalogQueries
 from .fetch import Fetcher, FetchError
 from .parsers.common import ParseError, content_hash
-from .sites import ADAPTERS, DetailsError, SiteAdapter
+from .parsers.problems import collecting, describe
+from .sites import ADAPTERS, DetailsError, SiteAdapter, check_details
 
 log = logging.getLogger("anibridge.crawl")
 
@@ -268,8 +270,10 @@ class StageRunner:
             while (item := await todo.get()) is not None:
                 seq, slug, path, media_type, old_hash = item
                 try:
-                    d = await asyncio.wait_for(adapter.details(fetcher, slug, path, media_type),
-                                               self.title_timeout)
+                    with collecting() as noted:
+                        d = await asyncio.wait_for(adapter.details(fetcher, slug, path, media_type),
+                                                   self.title_timeout)
+                        check_details(d, fetcher.url_for(path))
                 except Exception as exc:  # CancelledError is not an Exception: cancelling still works
                     url, reason = _failure(exc, fetcher.url_for(path), self.title_timeout)
                     if isinstance(exc, DetailsError | FetchError | TimeoutError):
@@ -280,14 +284,22 @@ class StageRunner:
                                                    retry_at=time.time() + DETAILS_RETRY_AFTER_S)
                     await results.put((seq, slug, ev, True))
                     continue
+                problems = [ParseProblem(kind=k, count=n, detail=d) for k, n, d in noted.items()]
+                if problems:
+                    log.warning("%s: %s: %s", site, slug,
+                                "; ".join(f"{describe(p.kind, p.count)} (e.g. {p.detail})" for p in problems))
                 payload = [e.model_dump() for e in d.episodes]
-                digest = content_hash([d.description, d.year, d.imdb_id, d.title, payload])
+                parts: list[object] = [d.description, d.year, d.imdb_id, d.title, payload]
+                if problems:  # titles without problems keep the digest they had before problems existed
+                    parts.append([p.model_dump() for p in problems])
+                digest = content_hash(parts)
                 if digest == old_hash:
                     await results.put((seq, slug, None, False))
                 else:
                     await results.put((seq, slug, TitleDetailsRecorded(
                         site=site, run=state.run, slug=slug, content_hash=digest, description=d.description[:2000],
-                        year=d.year, imdb_id=d.imdb_id, title=d.title, episodes=d.episodes), False))
+                        year=d.year, imdb_id=d.imdb_id, title=d.title, episodes=d.episodes,
+                        problems=problems), False))
 
         async def consume(expected_workers: int) -> None:
             finished: dict[int, str] = {}

@@ -23,11 +23,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--episodes-per-title", type=float, default=None)
     parser.add_argument("--faults", default="", help="JSON list of fault rules")
     parser.add_argument("--shapes", default="", help="host page shapes, e.g. voe=legacy,filemoon=packed")
+    parser.add_argument("--sto-layout", default="v2", choices=("v2", "v1"),
+                        help="s.to pages as serienstream.to serves them (v2) or the older layout (v1)")
     args = parser.parse_args(argv)
     sizes = {k: int(v) for k, _, v in (p.partition("=") for p in args.sizes.split(",") if p)}
     shapes = {k: v for k, _, v in (p.partition("=") for p in args.shapes.split(",") if p)}
     app = build_app(None, json.loads(args.faults) if args.faults else None, shapes, seed=args.seed, titles=args.titles,
-                    day=args.day, episodes_per_title=args.episodes_per_title, sizes=sizes)
+                    day=args.day, episodes_per_title=args.episodes_per_title, sizes=sizes, sto_layout=args.sto_layout)
     base = f"http://{args.host}:{args.port}"
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     started = time.perf_counter()

@@ -106,7 +106,9 @@ class DevWorldApp:
     """Outermost ASGI callable; faults see uvicorn's own ``send`` (needed for reset/truncate)."""
 
     def __init__(self, world: World, faults: list[dict[str, Any]] | None = None,
-                 shapes: dict[str, str] | None = None) -> None:
+                 shapes: dict[str, str] | None = None, *, sto_layout: str = "v2") -> None:
+        if sto_layout not in sto.LAYOUTS:
+            raise ValueError(f"unknown s.to layout {sto_layout!r}; one of {sto.LAYOUTS}")
         self.world = world
         self.faults = FaultSet(faults)
         self.inner = Starlette(routes=[
@@ -126,6 +128,7 @@ class DevWorldApp:
         self.inner.state.faults = self.faults
         self.inner.state.cache = {}
         self.inner.state.shapes = hosts.check_shapes(shapes or {})
+        self.inner.state.sto_layout = sto_layout
 
     @property
     def shapes(self) -> dict[str, str]:
@@ -158,6 +161,8 @@ class DevWorldApp:
         head, _, tail = path[1:].partition("/")
         if head in PREFIXES:
             return head, "/" + tail
+        if head == "r":  # s.to v2 play URLs: /r?t=<token>
+            return "sto", path
         if head == "redirect":
             decoded = decode_link(int_param(tail) or -1)
             return (decoded[0] if decoded else "aniworld"), path
@@ -169,6 +174,6 @@ class DevWorldApp:
 
 def build_app(
     world: World | None = None, faults: list[dict[str, Any]] | None = None,
-    shapes: dict[str, str] | None = None, **world_kwargs: Any
+    shapes: dict[str, str] | None = None, *, sto_layout: str = "v2", **world_kwargs: Any
 ) -> DevWorldApp:
-    return DevWorldApp(world or World(**world_kwargs), faults, shapes)
+    return DevWorldApp(world or World(**world_kwargs), faults, shapes, sto_layout=sto_layout)

@@ -90,10 +90,13 @@ def running_world(faults: list[dict[str, Any]] | None = None, **world_kwargs: An
 
     ``world_kwargs`` go to ``World`` (seed, titles, day, episodes_per_title, sizes); pass
     ``world=`` to serve an existing World instance, ``warm=True`` to build catalogues and the
-    SkyHook index before the first request, ``shapes={"voe": "legacy"}`` for older host pages.
+    SkyHook index before the first request, ``shapes={"voe": "legacy"}`` for older host pages,
+    ``sto_layout="v1"`` for s.to's older page layout.
     """
     warm = bool(world_kwargs.pop("warm", False))
-    app = build_app(world_kwargs.pop("world", None), faults, world_kwargs.pop("shapes", None), **world_kwargs)
+    sto_layout = str(world_kwargs.pop("sto_layout", "v2"))
+    app = build_app(world_kwargs.pop("world", None), faults, world_kwargs.pop("shapes", None),
+                    sto_layout=sto_layout, **world_kwargs)
     if warm:
         app.world.warm()
     port = _free_port()

@@ -96,6 +96,15 @@ class EpisodeInfo(BaseModel):
     path: str
 
 
+class ParseProblem(BaseModel):
+    """Something a title's pages should have shown and did not (see crawlers/parsers/problems.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: str  # plural noun phrase: "episodes without a language"
+    count: int
+    detail: str = ""  # the first page or item it was seen on
+
+
 @register
 class DetailsRunStarted(_Catalog):
     type_name = "details.run_started"
@@ -116,6 +125,7 @@ class TitleDetailsRecorded(_Catalog):
     imdb_id: str | None = None  # film pages (Megakino) that link IMDb
     title: str = ""  # the title as its own page shows it (Megakino's sitemap only gives slugs)
     episodes: list[EpisodeInfo]
+    problems: list[ParseProblem] = []  # gaps in what the pages yielded; replaces the title's previous ones
 
 
 @register

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from .. import __version__
+from ..crawlers.parsers.problems import describe
 from ..projections.queries import STAGES
 from .security import may_see_details, require_details
 from .torznab.skipped import skipped_titles
@@ -100,14 +101,45 @@ def stage_view(row: dict[str, Any] | None, *, crawling: bool = False, now: float
 
 
 def site_stages(status: dict[str, dict[str, Any]], *, crawling: bool = False,
-                now: float | None = None) -> dict[str, dict[str, Any]]:
+                now: float | None = None, problems: list[dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
     """All three stages of a site. While the scheduler crawls the site and no stage shows running
-    yet, the first stage that never finished is the one running (its start is on its way)."""
+    yet, the first stage that never finished is the one running (its start is on its way).
+
+    A details stage that finished while titles' pages lacked something (``problems``, from
+    ``read_parse_problems``) is "incomplete", not "ready": some episodes have no release."""
     shown_running = any((status.get(s) or {}).get("state") == "running" for s in STAGES)
     first_open = next((s for s in STAGES if (status.get(s) or {}).get("state") in (None, "pending")), None)
-    return {stage: stage_view(status.get(stage), now=now,
-                              crawling=crawling and not shown_running and stage == first_open)
-            for stage in STAGES}
+    out = {stage: stage_view(status.get(stage), now=now,
+                             crawling=crawling and not shown_running and stage == first_open)
+           for stage in STAGES}
+    details = out["details"]
+    details["problems"] = [p["text"] for p in problems or []]
+    if problems and details["state"] == "ready":
+        details["state"] = "incomplete"
+    return out
+
+
+def read_parse_problems(conn: apsw.Connection) -> dict[str, list[dict[str, Any]]]:
+    """Parse problems summed per site and kind: {site: [{kind, count, titles, example, text}]}, most first."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    try:
+        rows = conn.execute(
+            "SELECT site, kind, sum(count), count(*), min(detail) FROM parse_problems"
+            " GROUP BY site, kind ORDER BY site, sum(count) DESC, kind").fetchall()
+    except apsw.SQLError:  # a catalogue file from before parse problems were recorded
+        return out
+    for site, kind, count, titles, example in rows:
+        out.setdefault(site, []).append({"kind": kind, "count": int(count), "titles": int(titles),
+                                         "example": example, "text": describe(kind, int(count), int(titles))})
+    return out
+
+
+def _parse_problems(runtime: Runtime) -> dict[str, list[dict[str, Any]]]:
+    try:
+        return read_parse_problems(runtime.catalog.conn())
+    except apsw.Error as exc:
+        log.warning("health: could not read parse_problems: %s", exc)
+        return {}
 
 
 def sites_of(runtime: Runtime, status: dict[str, Any]) -> list[str]:
@@ -237,14 +269,17 @@ def overall(request: Request) -> dict[str, Any]:
     lags = projection_lags(runtime)
     vital = vital_problems(request, runtime, lags, now)
     status = _stage_status(runtime)
+    parse_problems = _parse_problems(runtime)
     catalog: dict[str, Any] = {}
     problems: list[str] = []
     for site in sites_of(runtime, status):
-        stages = site_stages(status.get(site, {}), crawling=_crawling(runtime, site), now=now)
+        stages = site_stages(status.get(site, {}), crawling=_crawling(runtime, site), now=now,
+                             problems=parse_problems.get(site))
         ready = (status.get(site, {}).get("titles") or {}).get("live_generation") is not None
         catalog[site] = {stage: v["state"] for stage, v in stages.items()} | {"title_ready": ready}
         if stages["titles"]["state"] == "failed":
             problems.append(f"{site}: title list could not be crawled: {stages['titles']['last_error']}")
+        problems += [f"{site}: {text}" for text in stages["details"]["problems"]]
     for name, lag in lags.items():
         if lag["error"]:
             problems.append(f"{name} projection: {lag['error']}")
@@ -293,6 +328,7 @@ def catalog_detail(runtime: Runtime, *, failures: bool = True) -> dict[str, Any]
     now = time.time()
     lags = projection_lags(runtime)
     status = _stage_status(runtime)
+    parse_problems = _parse_problems(runtime)
     sites: dict[str, Any] = {}
     for site in sites_of(runtime, status):
         crawling = _crawling(runtime, site)
@@ -305,7 +341,9 @@ def catalog_detail(runtime: Runtime, *, failures: bool = True) -> dict[str, Any]
             "enabled": site in runtime.settings.sites,
             "next_refresh": iso(nxt),
             "next_refresh_in_s": None if nxt is None else round(max(0.0, nxt - now), 1),
-            "stages": site_stages(status.get(site, {}), crawling=crawling, now=now),
+            "stages": site_stages(status.get(site, {}), crawling=crawling, now=now,
+                                  problems=parse_problems.get(site)),
+            "parse_problems": parse_problems.get(site, []),
         }
     cat = lags.get("catalog", {})
     out: dict[str, Any] = {

@@ -124,7 +124,7 @@ th{font-weight:600;border-bottom:1px solid var(--bg2)}tr+tr td{border-top:1px so
 .bar>div{background:var(--run);height:100%;width:0;transition:width .4s}
 .badge{display:inline-block;border-radius:10px;padding:0 8px;color:#fff;background:var(--pend);font-size:12px}
 .s-ready,.s-ok{background:var(--ok)}.s-running{background:var(--run)}.s-failed,.s-degraded,.s-unhealthy{background:var(--fail)}
-.s-pending,.s-initializing{background:var(--pend)}
+.s-pending,.s-initializing{background:var(--pend)}.s-incomplete{background:#c27c0e}
 .err{color:var(--fail);font-size:12px;max-width:420px;word-break:break-word}
 .num{font-variant-numeric:tabular-nums}.muted{color:var(--pend)}
 """
@@ -240,8 +240,18 @@ def _site_block(site: str, s: dict[str, Any]) -> str:
         '<table><tr><th style="width:9%">stage</th><th style="width:9%">state</th>'
         '<th style="width:20%">progress</th><th style="width:12%">done / total</th><th style="width:7%">failed</th>'
         '<th style="width:8%">rate</th><th style="width:15%">last success</th><th>last error</th></tr>'
-        f"{rows}</table></div>"
+        f"{rows}</table>{_site_notes(site, s)}</div>"
     )
+
+
+def _site_notes(site: str, s: dict[str, Any]) -> str:
+    """What the site's pages lacked (parse problems): shown, never left for the user to guess."""
+    items = "".join(f"<li>{_e(p['text'])} <span class=\"muted\">(e.g. {_e(p['example'])})</span></li>"
+                    for p in s.get("parse_problems") or [])
+    if not items:
+        return ""
+    return (f'<div class="err" id="{_e(site)}-problems"><strong>pages that lacked something:</strong>'
+            f"<ul>{items}</ul></div>")
 
 
 def _failures(items: list[dict[str, Any]]) -> str:

@@ -26,11 +26,11 @@ if TYPE_CHECKING:
     from ..events.journal import Journal
     from .episodes_loader import EpisodesLoader
 
-CATALOG_SCHEMA_VERSION = 5
+CATALOG_SCHEMA_VERSION = 6
 # Pending title changes applied per statement batch when a generation completes (bounds memory).
 _GENERATION_CHUNK = 2000
 # Everything that belongs to one title (its names aside) and goes when the title goes.
-_TITLE_TABLES = ("titles", "episodes", "details_failures", "canonical", "episode_map")
+_TITLE_TABLES = ("titles", "episodes", "details_failures", "parse_problems", "canonical", "episode_map")
 # INSERT statements written for many rows (see ``_insert_many``): {} is where their VALUES go.
 _UPSERT_TITLES = (
     "INSERT INTO titles (site, slug, title, norm_title, path, media_type, listing_hash, generation, first_seen_at)"
@@ -54,9 +54,12 @@ _UPSERT_EPISODES = (
 _ROWS_PER_STATEMENT = 64
 # Titles that exist, with what recording their details has to replace.
 _KNOWN_TITLES = (
-    "SELECT slug, episode_count, EXISTS (SELECT 1 FROM details_failures f WHERE f.site = t.site AND f.slug = t.slug)"
+    "SELECT slug, episode_count, EXISTS (SELECT 1 FROM details_failures f WHERE f.site = t.site AND f.slug = t.slug),"
+    " EXISTS (SELECT 1 FROM parse_problems p WHERE p.site = t.site AND p.slug = t.slug)"
     " FROM titles t WHERE t.site = ? AND t.slug IN (SELECT value FROM json_each(?))"
 )
+_INSERT_PROBLEMS = ("INSERT OR REPLACE INTO parse_problems (site, slug, kind, count, detail, recorded_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)")
 _UPDATE_DETAILS = (
     "UPDATE titles SET details_hash = ?, details_at = ?, description = ?, year = ?, imdb_id = ?,"
     " page_title = ?, episode_count = ? WHERE site = ? AND slug = ?"
@@ -148,8 +151,10 @@ class _Held:
 
     def __init__(self) -> None:
         self.staged: list[tuple[Any, ...]] = []
-        # (site, slug) -> position, recorded_at, titles columns, episodes rows (None: the loader writes them)
-        self.details: dict[tuple[str, str], tuple[int, float, tuple[Any, ...], list[tuple[Any, ...]] | None]] = {}
+        # (site, slug) -> position, recorded_at, titles columns, episodes rows (None: the loader writes them),
+        # parse problems
+        self.details: dict[tuple[str, str], tuple[int, float, tuple[Any, ...], list[tuple[Any, ...]] | None,
+                                                  list[dict[str, Any]]]] = {}
         # (site, stage) -> [done increment, changed increment, updated_at of the last one]
         self.counts: dict[tuple[str, str], list[Any]] = {}
 
@@ -229,7 +234,7 @@ class CatalogProjection:
                 at = ev.recorded_at
                 held.details[key] = (ev.position, at, (p["content_hash"], at, p.get("description", ""), p.get("year"),
                                                        p.get("imdb_id"), p.get("title", ""), len(p["episodes"])),
-                                     episode_rows(ev, p) if self._loader is None else None)
+                                     episode_rows(ev, p) if self._loader is None else None, p.get("problems") or [])
                 continue
             if kind not in _COMMUTING:
                 self._flush(conn, held)
@@ -255,16 +260,18 @@ class CatalogProjection:
         slugs: dict[str, list[str]] = {}
         for site, slug in held.details:
             slugs.setdefault(site, []).append(slug)
-        known: dict[tuple[str, str], tuple[int, int]] = {}
+        known: dict[tuple[str, str], tuple[int, int, int]] = {}
         for site, names in slugs.items():
-            for slug, count, failed in conn.execute(_KNOWN_TITLES, (site, _json_text(names))):
-                known[site, slug] = (count, failed)
+            for slug, count, failed, had_problems in conn.execute(_KNOWN_TITLES, (site, _json_text(names))):
+                known[site, slug] = (count, failed, had_problems)
         titles: list[tuple[Any, ...]] = []
         rows: list[tuple[Any, ...]] = []
         stale: list[tuple[str, str, int]] = []
         loaded: list[tuple[int, bool]] = []
         failures: list[tuple[str, str]] = []
-        for key, (position, at, columns, episodes) in held.details.items():
+        old_problems: list[tuple[str, str]] = []
+        problems: list[tuple[Any, ...]] = []
+        for key, (position, at, columns, episodes, noted) in held.details.items():
             state = known.get(key)
             if state is None:  # title removed meanwhile; its details no longer matter
                 continue
@@ -278,6 +285,9 @@ class CatalogProjection:
                     stale.append((*key, position))
             if state[1]:
                 failures.append(key)
+            if state[2]:
+                old_problems.append(key)
+            problems += [(*key, n["kind"], n["count"], n.get("detail", ""), at) for n in noted]
             held.count(key[0], "details", at, changed=1)
         held.details.clear()
         if titles:
@@ -287,6 +297,10 @@ class CatalogProjection:
         write_episodes(conn, rows, stale)
         if failures:
             conn.executemany("DELETE FROM details_failures WHERE site = ? AND slug = ?", failures)
+        if old_problems:
+            conn.executemany("DELETE FROM parse_problems WHERE site = ? AND slug = ?", old_problems)
+        if problems:
+            conn.executemany(_INSERT_PROBLEMS, problems)
 
     # --- titles ----------------------------------------------------------------------------------
     def _generation_started(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
@@ -519,6 +533,7 @@ class CatalogProjection:
             "SELECT site, slug, name, norm, is_primary FROM title_names ORDER BY site, slug, norm",
             "SELECT * FROM episodes ORDER BY site, slug, season, episode",
             "SELECT * FROM details_failures ORDER BY site, slug",
+            "SELECT * FROM parse_problems ORDER BY site, slug, kind",
             "SELECT * FROM canonical ORDER BY site, slug",
             "SELECT * FROM canonical_overrides ORDER BY site, slug",
             "SELECT * FROM episode_map ORDER BY site, slug, season, episode",

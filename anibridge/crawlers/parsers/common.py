@@ -58,6 +58,8 @@ class SeriesPage:
     year: int | None
     season_paths: list[tuple[int, str]] = dataclasses.field(default_factory=list)  # 0 = films / specials
     has_films: bool = False
+    # the season whose episode list this page itself shows (s.to v2: /serie/<slug> is season 1's page)
+    shown_season: int | None = None
 
 
 def content_hash(obj: Any) -> str:

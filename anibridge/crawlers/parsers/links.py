@@ -134,16 +134,25 @@ def _title(sel: Selector, what: str) -> str:
 
 def _description(sel: Selector) -> str:
     for query in ("p.seri_des::attr(data-full-description)", '[itemprop="description"]::attr(content)',
-                  "p.series-description::text", 'meta[name="description"]::attr(content)'):
+                  "p.series-description::text"):
         value = clean(sel.css(query).get())
         if value:
             return value
-    return text_of(sel, "p.seri_des") or text_of(sel, '[itemprop="description"]')
+    # s.to v2: the full text sits in .description-text (the page clamps it with CSS only)
+    text = (text_of(sel, ".series-description .description-text") or text_of(sel, "p.seri_des")
+            or text_of(sel, '[itemprop="description"]'))
+    # the meta description is SEO text ("Schaue ... an"): only when the page has nothing else
+    return text or clean(sel.css('meta[name="description"]::attr(content)').get())
 
 
 def _year(sel: Selector) -> int | None:
     for query in ('[itemprop="startDate"]', "span.year", ".year", "span.series-year", ".series-year"):
         year = first_year(text_of(sel, query) + " " + " ".join(sel.css(f"{query}::attr(content)").getall()))
+        if year:
+            return year
+    # s.to v2: the year line links /jahr/<YYYY>
+    for href in sel.css('a[href*="/jahr/"]::attr(href)').getall():
+        year = first_year(href.rsplit("/jahr/", 1)[-1])
         if year:
             return year
     return None
