@@ -197,6 +197,55 @@ def test_failed_title_list_is_degraded_and_says_why(tmp_path: Path) -> None:
     assert titles["last_success"] is None
 
 
+# s.to season pages (and the series page, season 1's page) without their language flags
+NO_FLAGS = {"mode": "malformed", "site": "sto", "path": r"^/serie/[^/]+(/staffel-\d+)?$", "kind": "no_flags"}
+
+
+def test_episodes_without_a_language_are_shown_per_site_not_silently_empty(tmp_path: Path) -> None:
+    """Season pages without flags and episode pages without hoster buttons: every episode of the site
+    lacks a language. That is a recorded parse problem health shows in numbers; the stage is not ready."""
+    faults = [NO_FLAGS, {"mode": "malformed", "site": "sto", "path": "/episode-", "kind": "no_table"}]
+    with running_world(seed=2, titles=6, faults=faults) as world, \
+            running_anibridge(tmp_path, CATALOG_SITES="s.to", **world.env()) as h, \
+            httpx.Client(base_url=h.base_url, timeout=10) as client:
+        crawl_now(h.runtime, ["s.to"])
+        health, _ = _get(client, "/health")
+        detail, _ = _get(client, "/health/catalog")
+        page = client.get("/").text
+        out = io.StringIO()
+        print_status(h.settings, out)
+        episodes = sum(sum(info.seasons.values()) for e in world.world.entries("sto")
+                       if (info := world.world.info("sto", e.slug)) is not None)
+    site = detail["sites"]["s.to"]
+    problems = {p["kind"]: p for p in site["parse_problems"]}
+    assert problems["episodes without a language"]["count"] == episodes
+    assert problems["episodes without a language"]["titles"] == 6
+    text = f"{episodes:,} episodes without a language (in 6 titles)"
+    assert site["stages"]["details"]["state"] == "incomplete"
+    assert text in site["stages"]["details"]["problems"]
+    assert health["status"] == "degraded" and f"s.to: {text}" in health["problems"]
+    assert health["catalog"]["s.to"]["details"] == "incomplete"
+    assert text in page
+    assert f"pages lacked: {text}" in out.getvalue()
+
+
+def test_languages_missing_on_the_season_page_are_read_from_the_episode_pages(tmp_path: Path) -> None:
+    with running_world(seed=2, titles=6, faults=[NO_FLAGS]) as world, \
+            running_anibridge(tmp_path, CATALOG_SITES="s.to", **world.env()) as h, \
+            httpx.Client(base_url=h.base_url, timeout=10) as client:
+        crawl_now(h.runtime, ["s.to"])
+        detail, _ = _get(client, "/health/catalog")
+        info = next(i for e in world.world.entries("sto") if (i := world.world.info("sto", e.slug)) and 1 in i.seasons)
+        truth = world.world.episode(info, 1, 1)
+        row = h.runtime.catalog.conn().execute(
+            "SELECT languages FROM episodes WHERE site = 's.to' AND slug = ? AND season = 1 AND episode = 1",
+            (info.slug,)).fetchone()
+    assert detail["sites"]["s.to"]["parse_problems"] == []
+    assert detail["sites"]["s.to"]["stages"]["details"]["state"] == "ready"
+    names = {1: "German Dub", 3: "German Sub", 4: "English Dub"}
+    assert row[0].split(",") == [names[lang] for lang in (1, 3, 4) if lang in truth.languages]
+
+
 def test_status_command_with_and_without_server(tmp_path: Path) -> None:
     with running_world(seed=4, titles=12) as world, \
             running_anibridge(tmp_path, CATALOG_SITES="megakino", **world.env()) as h:

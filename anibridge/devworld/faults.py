@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MODES = ("latency", "429", "503", "reset", "truncate", "challenge", "malformed", "slow")
 FAULT_SITES = ("aniworld", "sto", "megakino", "skyhook", "hosts", "*")
-MALFORMED_KINDS = ("no_table", "no_numbers", "latin1", "garbage")
+MALFORMED_KINDS = ("no_table", "no_numbers", "latin1", "garbage", "no_flags")
 
 CHALLENGE_HTML = (
     '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>'
@@ -145,6 +145,10 @@ def malform(body: bytes, kind: str) -> bytes:
         text = re.sub(r"(episode|film|staffel)-\d+", r"\1-", text)
         text = re.sub(r'data-language-id="\d+"', "", text)
         text = re.sub(r'<span class="year">\d+</span>', '<span class="year"></span>', text)
+        return text.encode()
+    if kind == "no_flags":  # language flags gone from season pages (rows and hosters stay)
+        text = re.sub(r'<svg class="watch-language[^"]*".*?</svg>', "", text, flags=re.S)
+        text = re.sub(r'<img class="flag"[^>]*>', "", text)
         return text.encode()
     if kind == "latin1":
         return text.encode("latin-1", errors="replace")
