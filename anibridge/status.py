@@ -18,7 +18,7 @@ import apsw
 
 from .config import Settings
 from .events.journal import open_connection
-from .http.health import iso, read_parse_problems, read_stage_status, site_stages
+from .http.health import iso, read_challenges, read_hosts, read_parse_problems, read_stage_status, site_stages
 from .projections.catalog import CatalogProjection
 from .projections.projector import Projection, content_hash, live_file, read_checkpoint, stale_reason
 from .projections.queries import STAGES
@@ -88,7 +88,8 @@ def _projection(name: str, base: Path, projection: Projection, head: int, *, wit
 def _catalog(settings: Settings) -> dict[str, Any]:
     file = live_file(settings.catalog_path)
     if not file.exists():
-        return {"stages": {}, "titles": {}, "episodes": {}, "failures": {}, "problems": {}}
+        return {"stages": {}, "titles": {}, "episodes": {}, "failures": {}, "problems": {}, "challenges": {},
+                "hosts": {}}
     conn = _open(file)
     try:
         conn.execute("BEGIN")
@@ -98,13 +99,17 @@ def _catalog(settings: Settings) -> dict[str, Any]:
             episodes = dict(conn.execute("SELECT site, count(*) FROM episodes GROUP BY site").fetchall())
             failures = dict(conn.execute("SELECT site, count(*) FROM details_failures GROUP BY site").fetchall())
             problems = read_parse_problems(conn)
+            challenges = read_challenges(conn)
+            hosts = read_hosts(conn)
         finally:
             conn.execute("COMMIT")
     except apsw.SQLError:
-        return {"stages": {}, "titles": {}, "episodes": {}, "failures": {}, "problems": {}}
+        return {"stages": {}, "titles": {}, "episodes": {}, "failures": {}, "problems": {}, "challenges": {},
+                "hosts": {}}
     finally:
         conn.close()
-    return {"stages": stages, "titles": titles, "episodes": episodes, "failures": failures, "problems": problems}
+    return {"stages": stages, "titles": titles, "episodes": episodes, "failures": failures, "problems": problems,
+            "challenges": challenges, "hosts": hosts}
 
 
 def _tasks(settings: Settings) -> dict[str, int]:
@@ -143,6 +148,9 @@ def collect_status(settings: Settings, *, with_hash: bool = True) -> dict[str, A
             "failed_pages": int(catalog["failures"].get(site, 0)),
             "stages": site_stages(status, now=now, problems=catalog["problems"].get(site)),
             "parse_problems": [p["text"] for p in catalog["problems"].get(site, [])],
+            "challenges": catalog["challenges"].get(site) or {"total": 0, "kinds": []},
+            "host": (catalog["hosts"].get(site) or {}).get("base_url") or (
+                settings.base_urls(site)[0] if site in settings.sites else ""),
         }
     return {"data_dir": str(settings.data_dir), "journal": journal, "projections": projections,
             "sites": per_site, "tasks": _tasks(settings)}
@@ -155,6 +163,14 @@ def _stage_cells(v: dict[str, Any]) -> list[str]:
     return [v["state"], f"{v['done']}/{total}{pct}", str(v["failed"]), v["last_success"] or "never",
             f"{v['last_duration_s']:.1f} s" if v["last_duration_s"] is not None else "–",
             (v["last_error"] or "")[:80]]
+
+
+def _challenge_text(challenges: dict[str, Any]) -> str:
+    """'4 (DDoS-Guard 3, captcha page 1; last 2026-12-03T10:00:00+00:00)'."""
+    kinds = challenges["kinds"]
+    last = max((k["last_at"] or "" for k in kinds), default="")
+    return (f"{challenges['total']} (" + ", ".join(f"{k['kind']} {k['count']}" for k in kinds)
+            + (f"; last {last}" if last else "") + ")")
 
 
 def _projection_line(p: dict[str, Any]) -> str:
@@ -190,6 +206,10 @@ def print_plain(report: dict[str, Any], out: TextIO) -> None:
             w(line + (f", last error: {error}" if error else ""))
         for text in s["parse_problems"]:
             w(f"  pages lacked: {text}")
+        if s["host"]:
+            w(f"  host in use: {s['host']}")
+        if s["challenges"]["total"]:
+            w(f"  challenges: {_challenge_text(s['challenges'])}")
     tasks = report["tasks"]
     w("downloads: " + (", ".join(f"{n} {status}" for status, n in tasks.items()) if tasks else "none"))
 
@@ -230,6 +250,8 @@ def print_rich(report: dict[str, Any], out: TextIO) -> None:
             stages.add_row(label if i == 0 else "", stage, *cells)
         for text in s["parse_problems"]:
             stages.add_row("", "", "[yellow]pages lacked[/]", text, "", "", "", "")
+        if s["challenges"]["total"]:
+            stages.add_row("", "", "[yellow]challenges[/]", _challenge_text(s["challenges"]), "", "", "", "")
     console.print(stages)
     tasks = report["tasks"]
     console.print("downloads: " + (", ".join(f"{n} {status}" for status, n in tasks.items()) if tasks else "none"))

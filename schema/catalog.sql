@@ -108,6 +108,26 @@ CREATE TABLE IF NOT EXISTS parse_problems (
     PRIMARY KEY (site, slug, kind)
 );
 
+-- Challenge pages a provider answered (Cloudflare, DDoS-Guard, captchas), counted per site and kind.
+CREATE TABLE IF NOT EXISTS challenges (
+    site TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    last_at REAL NOT NULL,
+    last_url TEXT NOT NULL,
+    last_stage TEXT NOT NULL,
+    PRIMARY KEY (site, kind)
+);
+
+-- The host name a site answered under last, when it is not the configured one (s.to's several names).
+CREATE TABLE IF NOT EXISTS provider_hosts (
+    site TEXT PRIMARY KEY,
+    base_url TEXT NOT NULL,
+    previous TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    changed_at REAL NOT NULL
+);
+
 -- Canonical mapping (TVDB for series, IMDb/TMDB for movies); overrides win.
 CREATE TABLE IF NOT EXISTS canonical (
     site TEXT NOT NULL,

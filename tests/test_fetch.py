@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from anibridge.crawlers.fetch import Fetcher, FetchError, NotFound, parse_retry_after
+from anibridge.crawlers.fetch import ChallengeError, Fetcher, FetchError, NotFound, parse_retry_after
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -36,6 +36,12 @@ HANG = Reply(kind="hang")
 TURNSTILE = (b"<html><head><title>Just a moment...</title></head><body>"
              b"<div class='cf-turnstile' data-sitekey='x'></div>"
              b"<script src='/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1'></script></body></html>")
+
+
+DDOS_GUARD = (b"<html><head><title>DDoS-Guard</title></head><body>Checking your browser"
+              b"<script src='/.well-known/ddos-guard/check?context=free_splash'></script></body></html>")
+CAPTCHA = (b"<html><body><p>Bitte l\xc3\xb6se das Captcha, um fortzufahren.</p><form id='captcha-form'></form>"
+           b"<div class='cf-turnstile'></div></body></html>")
 
 
 @dataclass
@@ -270,6 +276,60 @@ def test_challenge_forever_names_it() -> None:
 
     run({"/turnstile": [Reply(403, TURNSTILE)],
          "/moment": [Reply(503, b"<title>Just a moment...</title>")]}, scenario)
+
+
+def test_ddos_guard_403_is_a_challenge_backed_off_and_noted() -> None:
+    async def scenario(world: World) -> None:
+        async with fast(world, challenge_backoff_base=0.3) as f:
+            page = await f.get("/serien")
+            assert (page.status, f.retries) == (200, 1)
+            assert f.challenges == [("DDoS-Guard", world.url("/serien"))]
+            with pytest.raises(FetchError, match=r"challenge page \(DDoS-Guard\)"):
+                await f.get("/cookie-only")
+        first, second = world.hits["/serien"][:2]
+        assert second - first >= 0.14
+
+    run({"/serien": [Reply(403, DDOS_GUARD), Reply()],
+         "/cookie-only": [Reply(403, b"<html>403</html>", (("Set-Cookie", "__ddg2_=abc; Path=/"),))]}, scenario)
+
+
+@pytest.mark.parametrize(("body", "kind"), [(CAPTCHA, "captcha page"),
+                                            (b"<h1>Stream wird vorbereitet</h1>",
+                                             "'Stream wird vorbereitet' page")])
+def test_play_url_answering_200_with_a_challenge_is_no_missing_redirect(body: bytes, kind: str) -> None:
+    async def scenario(world: World) -> None:
+        async with fast(world) as f:
+            with pytest.raises(ChallengeError) as caught:
+                await f.follow_redirect_location("/r?t=abc")
+            assert caught.value.kind == kind
+            assert "expected a redirect" not in str(caught.value)
+            assert f.challenges == [(kind, world.url("/r?t=abc"))]
+            assert f.retries == 0  # the next hoster is the way out, not the same URL again
+
+    run({"/r?t=abc": [Reply(200, body)]}, scenario)
+
+
+def test_unreachable_or_blocked_base_gives_way_to_the_next_host_name() -> None:
+    async def scenario(world: World) -> None:
+        with socket.socket() as sock:  # a port nothing listens on
+            sock.bind(("127.0.0.1", 0))
+            closed = f"http://127.0.0.1:{sock.getsockname()[1]}/sto"
+        blocked, working = world.url("/blocked"), world.url("/sto")
+        async with Fetcher(closed, fallback_base_urls=[blocked, working], challenge_backoff_base=30,
+                           backoff_base=0.01) as f:
+            started = time.monotonic()
+            page = await f.get("/serien")
+            assert time.monotonic() - started < 5  # no back-off: the next name at once
+            assert page.url == working + "/serien"
+            assert f.base_url == working and f.url_for("/x") == working + "/x"
+            assert [(old, new) for old, new, _ in f.host_changes] == [(closed, blocked), (blocked, working)]
+            assert "could not connect" in f.host_changes[0][2]
+            assert f.host_changes[1][2] == "challenge page (DDoS-Guard)"
+            assert f.challenges == [("DDoS-Guard", blocked + "/serien")]
+            assert (await f.get("/serien")).status == 200
+        assert len(world.hits["/blocked/serien"]) == 1
+
+    run({"/blocked/serien": [Reply(403, DDOS_GUARD)], "/sto/serien": [Reply()]}, scenario)
 
 
 @pytest.mark.parametrize("reply", [CLOSE, RST], ids=["closed", "reset"])

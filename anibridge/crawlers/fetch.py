@@ -2,16 +2,23 @@
 
 One ``Fetcher`` per site: it bounds concurrency, keeps connections alive, retries what is worth
 retrying (timeouts, dropped connections, 429, 5xx, challenge pages) with jittered exponential
-backoff, and reports what went wrong in plain words. A 429 or a challenge page pauses the whole
-site, not just the request that met it: the provider is telling us to slow down.
+backoff, and reports what went wrong in plain words. A 429 or a challenge page (Cloudflare, DDoS-Guard)
+pauses the whole site, not just the request that met it: the provider is telling us to slow down.
+
+A site that answers under several host names (s.to) gets the others as ``fallback_base_urls``: when
+the current one cannot be reached (name not resolved, connection refused) or answers a challenge, the
+next is tried at once. Challenges met and host changes are kept in ``challenges`` and ``host_changes``
+for the caller to record (crawlers/site_state.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -19,11 +26,17 @@ from urllib.parse import urljoin
 
 import httpx
 
+log = logging.getLogger("anibridge.fetch")
+
 DEFAULT_USER_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0 AniBridge/0.1"
 )
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHALLENGE_MARKERS = ("just a moment", "cf-turnstile", "challenge-platform", "cf-chl-")
+_DDOS_GUARD_MARKERS = ("ddos-guard", "ddos guard", "/.well-known/ddos-guard/")
+# what s.to's play URL (/r?t=...) answers with HTTP 200 instead of redirecting to the host
+_PLAY_CHALLENGES = (("captcha-form", "captcha page"), ("cf-turnstile", "captcha page"),
+                    ("stream wird vorbereitet", "'Stream wird vorbereitet' page"))
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
 
@@ -42,6 +55,14 @@ class NotFound(FetchError):
     """HTTP 404/410: the page is gone. Never retried."""
 
 
+class ChallengeError(FetchError):
+    """The site answered a challenge (a captcha, "Stream wird vorbereitet") instead of what was asked."""
+
+    def __init__(self, url: str, reason: str, *, kind: str, status: int | None = None, attempts: int = 1) -> None:
+        super().__init__(url, reason, status=status, attempts=attempts)
+        self.kind = kind
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     url: str
@@ -55,13 +76,14 @@ class _Retry(Exception):
     """One attempt failed in a way worth retrying."""
 
     def __init__(self, reason: str, *, status: int | None = None, delay: float | None = None,
-                 site_pause: bool = False, challenge: bool = False) -> None:
+                 site_pause: bool = False, challenge: bool = False, unreachable: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
         self.delay = delay  # server-requested delay (Retry-After), already capped
         self.site_pause = site_pause
         self.challenge = challenge
+        self.unreachable = unreachable  # no connection at all (name not resolved, refused)
 
 
 class Fetcher:
@@ -81,12 +103,17 @@ class Fetcher:
         challenge_backoff_base: float = 5.0,
         retry_after_max: float = 120.0,
         headers: dict[str, str] | None = None,
+        fallback_base_urls: Sequence[str] = (),
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         if max_retries < 0:
             raise ValueError("max_retries must not be negative")
         self.base_url = base_url.rstrip("/")
+        self._bases = list(dict.fromkeys([self.base_url, *(u.rstrip("/") for u in fallback_base_urls if u)]))
+        self._tried_bases = {self.base_url}
+        self.challenges: list[tuple[str, str]] = []  # (kind, url) of every challenge page met
+        self.host_changes: list[tuple[str, str, str]] = []  # (old base, new base, why)
         self.concurrency = concurrency
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -157,6 +184,10 @@ class Fetcher:
         url = self.url_for(path_or_url)
         response, attempts = await self._with_retries(url, follow_redirects=False)
         location = response.headers.get("location", "").strip()
+        if response.status_code == 200 and (kind := _play_challenge_kind(response)):
+            self.challenges.append((kind, url))
+            raise ChallengeError(url, f"answered a {kind} instead of redirecting to the host",
+                                 kind=kind, status=200, attempts=attempts)
         if response.status_code not in _REDIRECT_STATUSES or not location:
             self.failures += 1
             raise FetchError(url, f"expected a redirect, got HTTP {response.status_code}"
@@ -169,7 +200,8 @@ class Fetcher:
         attempts = self.max_retries + 1
         last: _Retry | None = None
         delay = 0.0
-        for attempt in range(attempts):
+        attempt = 0
+        while attempt < attempts:
             if attempt:
                 self.retries += 1
                 await asyncio.sleep(delay)
@@ -177,9 +209,15 @@ class Fetcher:
                 return await self._attempt(url, follow_redirects), attempt + 1
             except _Retry as retry:
                 last = retry
+                if retry.challenge or retry.unreachable:
+                    other = self._switch_base(url, retry.reason)
+                    if other is not None:  # another host name of the site, tried at once (once each)
+                        url = other
+                        continue
                 delay = self._delay(attempt, retry)
                 if retry.site_pause:
                     self._pause_site(delay)
+                attempt += 1
         assert last is not None
         self.failures += 1
         if last.status is not None and not last.challenge:
@@ -188,12 +226,28 @@ class Fetcher:
             reason = f"{last.reason}; gave up after {attempts} attempts"
         raise FetchError(url, reason, status=last.status, attempts=attempts)
 
+    def _switch_base(self, url: str, reason: str) -> str | None:
+        """``url`` on the site's next untried host name, which becomes the current one; None if none is left."""
+        current = self.base_url
+        if not url.startswith(current):
+            return None  # not a page of this site (an absolute URL elsewhere)
+        other = next((base for base in self._bases if base not in self._tried_bases), None)
+        if other is None:
+            return None
+        self._tried_bases.add(other)
+        self.base_url = other
+        self.host_changes.append((current, other, reason))
+        log.warning("%s: %s; switching to %s", current, reason, other)
+        return other + url[len(current):]
+
     def _delay(self, retry_index: int, retry: _Retry | None) -> float:
         if retry is not None and retry.delay is not None:
             return retry.delay
         if retry is not None and retry.challenge:
-            # half fixed, half jitter: a challenge must never be retried almost at once
-            ceiling = min(self.retry_after_max, self.challenge_backoff_base * 2**retry_index)
+            # half fixed, half jitter: a challenge must never be retried almost at once. The back-off
+            # (PROVIDER_CHALLENGE_BACKOFF_SECONDS) may be longer than a server's Retry-After cap.
+            cap = max(self.retry_after_max, self.challenge_backoff_base)
+            ceiling = min(cap, self.challenge_backoff_base * 2**retry_index)
             return ceiling / 2 + random.uniform(0, ceiling / 2)
         return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**retry_index))
 
@@ -214,9 +268,9 @@ class Fetcher:
             try:
                 response = await self._client.get(url, follow_redirects=follow_redirects)
             except httpx.TimeoutException as exc:
-                raise _Retry(self._timeout_reason(exc)) from exc
+                raise _Retry(self._timeout_reason(exc), unreachable=isinstance(exc, httpx.ConnectTimeout)) from exc
             except httpx.TransportError as exc:
-                raise _Retry(_transport_reason(exc)) from exc
+                raise _Retry(_transport_reason(exc), unreachable=isinstance(exc, httpx.ConnectError)) from exc
         self.bytes += len(response.content)
         return self._check(url, response)
 
@@ -228,6 +282,7 @@ class Fetcher:
         if status in (403, 503):
             kind = _challenge_kind(response)
             if kind:
+                self.challenges.append((kind, url))
                 raise _Retry(f"challenge page ({kind})", status=status, site_pause=True, challenge=True)
         if status == 429:
             raise _Retry("HTTP 429 too many requests", status=status,
@@ -268,9 +323,19 @@ def _transport_reason(exc: httpx.TransportError) -> str:
 
 def _challenge_kind(response: httpx.Response) -> str | None:
     head = response.content[:65536].decode("utf-8", errors="replace").lower()
+    cookies = " ".join(response.headers.get_list("set-cookie")).lower()
+    if ("ddos-guard" in response.headers.get("server", "").lower() or "__ddg" in cookies
+            or any(marker in head for marker in _DDOS_GUARD_MARKERS)):
+        return "DDoS-Guard"
     if not any(marker in head for marker in _CHALLENGE_MARKERS):
         return None
     return "Cloudflare Turnstile" if "turnstile" in head else "Cloudflare challenge"
+
+
+def _play_challenge_kind(response: httpx.Response) -> str | None:
+    """What a play URL answered with HTTP 200 instead of a redirect, if it is a challenge page."""
+    head = response.content[:65536].decode("utf-8", errors="replace").lower()
+    return next((kind for marker, kind in _PLAY_CHALLENGES if marker in head), None)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -306,5 +371,5 @@ def _meta_charset(raw: bytes) -> str | None:
     return match.group(1).decode("ascii") if match else None
 
 
-__all__ = ["DEFAULT_USER_AGENT", "FetchError", "Fetcher", "NotFound", "Page", "decode_body",
+__all__ = ["DEFAULT_USER_AGENT", "ChallengeError", "FetchError", "Fetcher", "NotFound", "Page", "decode_body",
                       "parse_retry_after"]

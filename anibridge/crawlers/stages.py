@@ -37,6 +37,7 @@ from ..projections.queries import CatalogQueries
 from .fetch import Fetcher, FetchError
 from .parsers.common import ParseError, content_hash
 from .parsers.problems import collecting, describe
+from .site_state import drain_events, site_fetcher
 from .sites import ADAPTERS, DetailsError, SiteAdapter, check_details
 
 log = logging.getLogger("anibridge.crawl")
@@ -92,7 +93,7 @@ class StageRunner:
         self.projector = projector
         self.queries = queries
         self._fetcher_factory = fetcher_factory or (
-            lambda site: Fetcher(settings.base_url(site), concurrency=settings.crawl_concurrency))
+            lambda site: site_fetcher(settings, site, queries.conn(), concurrency=settings.crawl_concurrency))
 
     async def _append(self, events: list[Event]) -> None:
         if events:
@@ -124,7 +125,8 @@ class StageRunner:
                 result = await self._titles(site, gen, fetcher, adapter.list_path, url, progress, started)
             except (FetchError, ParseError, CrawlAborted) as exc:
                 reason = str(exc)
-                await self._append([TitlesGenerationFailed(site=site, generation=gen, reason=reason)])
+                await self._append([TitlesGenerationFailed(site=site, generation=gen, reason=reason),
+                                    *drain_events(site, "titles", fetcher)])
                 if self.queries.titles_ready(site):
                     log.error("%s: title list crawl failed, the previous catalogue stays live: %s", site, reason)
                 else:
@@ -133,6 +135,7 @@ class StageRunner:
                 return StageResult(site, "titles", False, reason=reason, fetch=fetcher.counters())
             result.duration_s = time.monotonic() - started
             result.fetch = fetcher.counters()
+            await self._append(drain_events(site, "titles", fetcher))
         log.info("%s: title list ready (generation %d): %d titles, %d changed, in %.1f s", site, gen, result.done,
                  result.changed, result.duration_s)
         return result
@@ -218,11 +221,13 @@ class StageRunner:
             try:
                 await self._details(site, adapter, fetcher, state, since, resume, total, progress)
             except CrawlAborted as exc:
-                await self._append([DetailsRunAborted(site=site, run=run, reason=str(exc))])
+                await self._append([DetailsRunAborted(site=site, run=run, reason=str(exc)),
+                                    *drain_events(site, "details", fetcher)])
                 log.error("%s: details crawl aborted: %s", site, exc)
                 return StageResult(site, "details", False, state.done, state.failed, state.changed,
                                    state.unchanged, str(exc), time.monotonic() - started, fetcher.counters())
             counters = fetcher.counters()
+            await self._append(drain_events(site, "details", fetcher))
         duration = time.monotonic() - started
         await self._append([DetailsRunCompleted(site=site, run=run, done=state.done, failed=state.failed,
                                                 unchanged=state.unchanged, changed=state.changed,
@@ -339,6 +344,7 @@ class StageRunner:
                 if (len(batch) >= APPEND_BATCH or since_progress >= PROGRESS_EVERY_TITLES
                         or time.monotonic() - last_progress >= PROGRESS_EVERY_SECONDS):
                     batch.append(state.progress_event(site))
+                    batch += drain_events(site, "details", fetcher)
                     await self._append(batch)
                     batch = []
                     since_progress = 0

@@ -13,7 +13,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-MODES = ("latency", "429", "503", "reset", "truncate", "challenge", "malformed", "slow")
+# challenge: a block page (status 403; kind "ddos-guard" for DDoS-Guard's, else Cloudflare's).
+# captcha / preparing: what s.to's play URL (/r?t=) answers with HTTP 200 instead of a redirect.
+MODES = ("latency", "429", "503", "reset", "truncate", "challenge", "malformed", "slow", "captcha", "preparing")
 FAULT_SITES = ("aniworld", "sto", "megakino", "skyhook", "hosts", "*")
 MALFORMED_KINDS = ("no_table", "no_numbers", "latin1", "garbage", "no_flags")
 
@@ -26,6 +28,26 @@ CHALLENGE_HTML = (
     '<noscript>Enable JavaScript and cookies to continue</noscript></div></div>'
     '<script src="https://challenges.cloudflare.com/turnstile/v0/api.js" async defer></script>'
     "<script>window._cf_chl_opt={cType: 'managed'};</script></body></html>"
+)
+
+
+DDOS_GUARD_HTML = (
+    '<!DOCTYPE html><html><head><title>DDoS-Guard</title><meta charset="utf-8"></head><body>'
+    '<div id="ddg-splash"><h1>Checking your browser before accessing the website.</h1>'
+    "<p>This process is automatic. Your browser will redirect to your requested content shortly.</p></div>"
+    '<script src="/.well-known/ddos-guard/check?context=free_splash"></script>'
+    '<p class="ddg-footer">DDoS protection by DDoS-Guard</p></body></html>'
+)
+CAPTCHA_HTML = (
+    '<!DOCTYPE html><html lang="de"><head><meta charset="utf-8"><title>Captcha</title></head><body>'
+    "<p>Bitte löse das Captcha, um fortzufahren.</p>"
+    '<form id="captcha-form" method="post"><div class="cf-turnstile" data-sitekey="0x4AAAAAAA"></div>'
+    '<button type="submit">Weiter</button></form></body></html>'
+)
+PREPARING_HTML = (
+    '<!DOCTYPE html><html lang="de"><head><meta charset="utf-8"><title>Bitte warten</title></head><body>'
+    "<h1>Stream wird vorbereitet</h1><p>Bitte warte einen Moment, der Stream wird vorbereitet ...</p>"
+    "</body></html>"
 )
 
 
@@ -204,9 +226,16 @@ async def apply(rule: FaultRule, app: ASGIApp, scope: Scope, receive: Receive, s
         await _reset(send)
     elif mode == "truncate":
         await _truncate(app, scope, receive, send)
+    elif mode == "challenge" and rule.kind == "ddos-guard":
+        headers = {"Content-Type": "text/html; charset=UTF-8", "Server": "ddos-guard",
+                   "Set-Cookie": "__ddg1_=Zx9bQk2v; Path=/; HttpOnly"}
+        await _simple(send, rule.status, DDOS_GUARD_HTML.encode(), headers)
     elif mode == "challenge":
         headers = {"Content-Type": "text/html; charset=UTF-8", "Server": "cloudflare", "cf-mitigated": "challenge"}
         await _simple(send, rule.status, CHALLENGE_HTML.encode(), headers)
+    elif mode in ("captcha", "preparing"):
+        body = CAPTCHA_HTML if mode == "captcha" else PREPARING_HTML
+        await _simple(send, 200, body.encode(), {"Content-Type": "text/html; charset=UTF-8"})
     elif mode == "malformed":
         status, headers, body = await _capture(app, scope, receive)
         body = malform(body, rule.kind)

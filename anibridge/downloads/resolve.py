@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..crawlers.fetch import Fetcher, FetchError
+from ..crawlers.fetch import ChallengeError, Fetcher, FetchError
 from ..crawlers.parsers import HosterLink, ParseError, aniworld, megakino, sto
 from .hosts import DirectLink, HostError, resolve_direct_link
 
@@ -23,6 +23,11 @@ if TYPE_CHECKING:
     from ..projections.queries import CatalogQueries
 
 log = logging.getLogger("anibridge.resolve")
+
+
+class PlayChallenge(HostError):
+    """The provider's play URL answered a challenge page (captcha, "Stream wird vorbereitet") for this
+    hoster instead of redirecting to it; the next hoster is tried."""
 
 
 class ResolveError(Exception):
@@ -142,6 +147,8 @@ async def direct_link(fetcher: Fetcher, client: httpx.AsyncClient, link: HosterL
             embed = await embed_url(fetcher, link, site)
     except TimeoutError:
         raise HostError(link.host, f"redirect did not answer within {timeout:g} s") from None
+    except ChallengeError as exc:
+        raise PlayChallenge(link.host, f"challenge: {site}'s play URL {exc.reason}") from None
     except FetchError as exc:
         raise HostError(link.host, f"redirect failed ({exc.reason})") from None
     return await resolve_direct_link(client, embed, link.host, timeout)

@@ -25,15 +25,17 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
+import apsw
 import httpx
 
-from ..crawlers.fetch import DEFAULT_USER_AGENT, Fetcher
+from ..crawlers.fetch import DEFAULT_USER_AGENT
+from ..crawlers.site_state import drain_events, site_fetcher
 from ..events.types import TaskCompleted, TaskFailed, TaskProgress, TaskStarted
 from ..releases import quality_tag, release_title
 from . import tasks as task_cmds
 from .files import _is_traversal, atomic_finalize, safe_join
 from .hosts import DirectLink, HostError
-from .resolve import EpisodeRef, ResolveError, direct_link, find_hosters
+from .resolve import EpisodeRef, PlayChallenge, ResolveError, direct_link, find_hosters
 from .ytdlp import DownloadCancelled, DownloadFailed, DownloadResult, download
 
 if TYPE_CHECKING:
@@ -199,8 +201,8 @@ class DownloadWorker:
         log.info("resolving %s (%s S%02dE%02d %s on %s)", task.name, task.slug, task.season, task.episode,
                  task.language, task.site)
         with _Loop() as loop:
-            fetcher = Fetcher(self.settings.base_url(task.site), concurrency=2, max_retries=2,
-                              read_timeout=max(timeout, 10.0))
+            fetcher = site_fetcher(self.settings, task.site, self._catalog_conn(), concurrency=2, max_retries=2,
+                                   read_timeout=max(timeout, 10.0))
             client = httpx.AsyncClient(headers={"User-Agent": DEFAULT_USER_AGENT}, follow_redirects=True,
                                        timeout=httpx.Timeout(timeout))
             loop.run(fetcher.__aenter__(), job)
@@ -215,6 +217,10 @@ class DownloadWorker:
                 for link in links:
                     try:
                         direct = loop.run(direct_link(fetcher, client, link, timeout, task.site), job)
+                    except PlayChallenge as exc:
+                        log.warning("%s: %s: %s; trying the next hoster", task.name, link.host, exc.reason)
+                        failures.append(f"{link.host}: {exc.reason}")
+                        continue
                     except HostError as exc:
                         log.warning("%s: %s failed: %s", task.name, link.host, exc.reason)
                         failures.append(f"{link.host}: {exc.reason}")
@@ -237,6 +243,16 @@ class DownloadWorker:
                 with contextlib.suppress(Exception):
                     loop.run_plain(client.aclose())
                     loop.run_plain(fetcher.aclose())
+                met = drain_events(task.site, "download", fetcher)  # challenges count in health
+                if met:
+                    self._record(met)
+
+    def _catalog_conn(self) -> apsw.Connection | None:
+        """The catalogue (for the host name a site answered under last); None before it exists."""
+        try:
+            return self.runtime.catalog.conn()
+        except Exception:
+            return None
 
     def _fail(self, job: Job, reason: str) -> int:
         if job.cancel.is_set():

@@ -168,6 +168,28 @@ class DetailsRunAborted(_Catalog):
     reason: str
 
 
+# --- provider behaviour -------------------------------------------------------------------------
+@register
+class ProviderChallenged(_Catalog):
+    """A provider answered challenge pages (Cloudflare, DDoS-Guard, a captcha) instead of what was asked."""
+
+    type_name = "provider.challenged"
+    kind: str  # "DDoS-Guard", "Cloudflare Turnstile", "captcha page", ...
+    count: int = 1
+    url: str  # the last page that answered it
+    stage: str  # titles, details, download
+
+
+@register
+class ProviderHostChanged(_Catalog):
+    """A site answered under another of its host names (the previous one failed or blocked)."""
+
+    type_name = "provider.host_changed"
+    base_url: str
+    previous: str
+    reason: str
+
+
 # --- canonical stage ----------------------------------------------------------------------------
 @register
 class CanonicalRunStarted(_Canonical):

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from .. import __version__
+from ..config import SITES
 from ..crawlers.parsers.problems import describe
 from ..projections.queries import STAGES
 from .security import may_see_details, require_details
@@ -134,6 +135,50 @@ def read_parse_problems(conn: apsw.Connection) -> dict[str, list[dict[str, Any]]
     return out
 
 
+def read_challenges(conn: apsw.Connection) -> dict[str, dict[str, Any]]:
+    """Challenge pages met per site: {site: {total, kinds: [{kind, count, last_at, last_url, stage}]}}."""
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        rows = conn.execute("SELECT site, kind, count, last_at, last_url, last_stage FROM challenges"
+                            " ORDER BY site, count DESC, kind").fetchall()
+    except apsw.SQLError:  # a catalogue file from before challenges were recorded
+        return out
+    for site, kind, count, last_at, last_url, stage in rows:
+        entry = out.setdefault(site, {"total": 0, "kinds": []})
+        entry["total"] += int(count)
+        entry["kinds"].append({"kind": kind, "count": int(count), "last_at": iso(last_at), "last_url": last_url,
+                               "stage": stage})
+    return out
+
+
+def read_hosts(conn: apsw.Connection) -> dict[str, dict[str, Any]]:
+    """The host name each site answered under last, where it changed: {site: {base_url, previous, reason, at}}."""
+    try:
+        rows = conn.execute("SELECT site, base_url, previous, reason, changed_at FROM provider_hosts").fetchall()
+    except apsw.SQLError:
+        return {}
+    return {site: {"base_url": url, "previous": previous, "reason": reason, "changed_at": iso(at)}
+            for site, url, previous, reason, at in rows}
+
+
+def host_in_use(runtime: Runtime, site: str, hosts: dict[str, dict[str, Any]]) -> str:
+    """The recorded host name when it is still one of the site's configured names, else the configured one."""
+    candidates = runtime.settings.base_urls(site) if site in SITES else []
+    recorded = (hosts.get(site) or {}).get("base_url")
+    if recorded and recorded in candidates:
+        return str(recorded)
+    return candidates[0] if candidates else ""
+
+
+def _provider_state(runtime: Runtime) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    try:
+        conn = runtime.catalog.conn()
+        return read_challenges(conn), read_hosts(conn)
+    except apsw.Error as exc:
+        log.warning("health: could not read challenges or hosts: %s", exc)
+        return {}, {}
+
+
 def _parse_problems(runtime: Runtime) -> dict[str, list[dict[str, Any]]]:
     try:
         return read_parse_problems(runtime.catalog.conn())
@@ -142,10 +187,12 @@ def _parse_problems(runtime: Runtime) -> dict[str, list[dict[str, Any]]]:
         return {}
 
 
-def sites_of(runtime: Runtime, status: dict[str, Any]) -> list[str]:
-    """Enabled sites first (in configured order), then any other site the catalogue knows."""
+def sites_of(runtime: Runtime, status: dict[str, Any], *more: dict[str, Any]) -> list[str]:
+    """Enabled sites first (in configured order), then any other site the catalogue knows (``status``,
+    and ``more``: e.g. challenges met by downloads from a site that is not indexed)."""
     sites = list(runtime.settings.sites)
-    return sites + sorted(s for s in status if s not in sites)
+    known = set(status).union(*(set(m) for m in more))
+    return sites + sorted(s for s in known if s not in sites)
 
 
 def _crawling(runtime: Runtime, site: str) -> bool:
@@ -270,9 +317,10 @@ def overall(request: Request) -> dict[str, Any]:
     vital = vital_problems(request, runtime, lags, now)
     status = _stage_status(runtime)
     parse_problems = _parse_problems(runtime)
+    challenges, hosts = _provider_state(runtime)
     catalog: dict[str, Any] = {}
     problems: list[str] = []
-    for site in sites_of(runtime, status):
+    for site in sites_of(runtime, status, challenges, hosts):
         stages = site_stages(status.get(site, {}), crawling=_crawling(runtime, site), now=now,
                              problems=parse_problems.get(site))
         ready = (status.get(site, {}).get("titles") or {}).get("live_generation") is not None
@@ -305,6 +353,8 @@ def overall(request: Request) -> dict[str, Any]:
         "catalog_note": (f"not searchable yet (first crawl pending or running): {', '.join(pending)}"
                          if pending else "every site is searchable"),
         "downloads": task_counts(runtime),
+        "hosts": {site: host_in_use(runtime, site, hosts) for site in catalog},
+        "challenges": {site: (challenges.get(site) or {}).get("total", 0) for site in catalog},
         "projections": {name: lag["lag_events"] for name, lag in lags.items()},
         "titles_left_out_of_search": skipped_titles()["count"],
         "problems": problems,
@@ -329,8 +379,9 @@ def catalog_detail(runtime: Runtime, *, failures: bool = True) -> dict[str, Any]
     lags = projection_lags(runtime)
     status = _stage_status(runtime)
     parse_problems = _parse_problems(runtime)
+    challenges, hosts = _provider_state(runtime)
     sites: dict[str, Any] = {}
-    for site in sites_of(runtime, status):
+    for site in sites_of(runtime, status, challenges, hosts):
         crawling = _crawling(runtime, site)
         nxt = _next_run(runtime, site)
         titles = status.get(site, {}).get("titles") or {}
@@ -344,6 +395,9 @@ def catalog_detail(runtime: Runtime, *, failures: bool = True) -> dict[str, Any]
             "stages": site_stages(status.get(site, {}), crawling=crawling, now=now,
                                   problems=parse_problems.get(site)),
             "parse_problems": parse_problems.get(site, []),
+            "challenges": challenges.get(site) or {"total": 0, "kinds": []},
+            "host": host_in_use(runtime, site, hosts),
+            "host_change": hosts.get(site),
         }
     cat = lags.get("catalog", {})
     out: dict[str, Any] = {

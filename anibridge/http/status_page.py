@@ -248,10 +248,16 @@ def _site_notes(site: str, s: dict[str, Any]) -> str:
     """What the site's pages lacked (parse problems): shown, never left for the user to guess."""
     items = "".join(f"<li>{_e(p['text'])} <span class=\"muted\">(e.g. {_e(p['example'])})</span></li>"
                     for p in s.get("parse_problems") or [])
-    if not items:
-        return ""
-    return (f'<div class="err" id="{_e(site)}-problems"><strong>pages that lacked something:</strong>'
-            f"<ul>{items}</ul></div>")
+    out = f'<p class="muted">host in use: <span id="{_e(site)}-host">{_e(s.get("host") or "")}</span>'
+    challenges = s.get("challenges") or {}
+    if challenges.get("total"):
+        kinds = ", ".join(f"{k['kind']} {k['count']}" for k in challenges["kinds"])
+        out += f'; challenges met: <span id="{_e(site)}-challenges">{challenges["total"]} ({_e(kinds)})</span>'
+    out += "</p>"
+    if items:
+        out += (f'<div class="err" id="{_e(site)}-problems"><strong>pages that lacked something:</strong>'
+                f"<ul>{items}</ul></div>")
+    return out
 
 
 def _failures(items: list[dict[str, Any]]) -> str:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..events.journal import Journal
     from .episodes_loader import EpisodesLoader
 
-CATALOG_SCHEMA_VERSION = 6
+CATALOG_SCHEMA_VERSION = 7
 # Pending title changes applied per statement batch when a generation completes (bounds memory).
 _GENERATION_CHUNK = 2000
 # Everything that belongs to one title (its names aside) and goes when the title goes.
@@ -198,6 +198,8 @@ class CatalogProjection:
             "canonical.movie_identified": self._movie_identified,
             "canonical.failed": self._canonical_failed,
             "canonical.override": self._override,
+            "provider.challenged": self._challenged,
+            "provider.host_changed": self._host_changed,
         }
         self.event_types = frozenset(self._handlers) | _STAGED | {_DETAILS}
         # While ``bulk_load`` runs: the process writing the episodes (the search index waits too).
@@ -494,6 +496,18 @@ class CatalogProjection:
             conn.execute("INSERT OR REPLACE INTO canonical_overrides (site, slug, tvdb_id) VALUES (?,?,?)",
                          (p["site"], p["slug"], p["tvdb_id"]))
 
+    # --- provider behaviour ----------------------------------------------------------------------
+    def _challenged(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
+        conn.execute(
+            "INSERT INTO challenges (site, kind, count, last_at, last_url, last_stage) VALUES (?,?,?,?,?,?)"
+            " ON CONFLICT (site, kind) DO UPDATE SET count = count + excluded.count, last_at = excluded.last_at,"
+            " last_url = excluded.last_url, last_stage = excluded.last_stage",
+            (p["site"], p["kind"], p["count"], ev.recorded_at, p["url"], p["stage"]))
+
+    def _host_changed(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
+        conn.execute("INSERT OR REPLACE INTO provider_hosts (site, base_url, previous, reason, changed_at)"
+                     " VALUES (?,?,?,?,?)", (p["site"], p["base_url"], p["previous"], p["reason"], ev.recorded_at))
+
     # --- rebuild ---------------------------------------------------------------------------------
     @contextlib.contextmanager
     def bulk_load(self, conn: apsw.Connection, journal: Journal) -> Iterator[None]:
@@ -534,6 +548,8 @@ class CatalogProjection:
             "SELECT * FROM episodes ORDER BY site, slug, season, episode",
             "SELECT * FROM details_failures ORDER BY site, slug",
             "SELECT * FROM parse_problems ORDER BY site, slug, kind",
+            "SELECT * FROM challenges ORDER BY site, kind",
+            "SELECT * FROM provider_hosts ORDER BY site",
             "SELECT * FROM canonical ORDER BY site, slug",
             "SELECT * FROM canonical_overrides ORDER BY site, slug",
             "SELECT * FROM episode_map ORDER BY site, slug, season, episode",
