@@ -164,6 +164,31 @@ def _magnet(info: Any, ep: Any, language: str) -> tuple[str, str]:
             info_hash(info.slug, ep.season, ep.number, language))
 
 
+def test_sto_v2_magnet_downloads_through_the_play_url_and_an_encoded_voe_page(
+        world: RunningWorld, downloader: Harness) -> None:
+    info, ep = _episode_with(world, lambda e: any(s.hoster == "VOE" for s in e.streams))
+    stream = next(s for s in ep.streams if s.hoster == "VOE")
+    voe_page = httpx.get(f"{world.hosts}/voe/e/{stream.video_id}", timeout=5).text
+    if "window.location.href" in voe_page:  # this video sits behind VOE's mirror interstitial
+        voe_page = httpx.get(f"{world.hosts}/voe-mirror/e/{stream.video_id}", timeout=5).text
+    assert '<script type="application/json">' in voe_page and "var sources" not in voe_page
+    # count the requests to s.to's play URL (a zero-second latency rule only counts)
+    world.set_faults([{"mode": "latency", "seconds": 0, "site": "sto", "path": "^/r$"}])
+    language = LANGUAGES[stream.language]
+    name = release_title(info.title, ep.season, ep.number, language, "s.to")
+    magnet = build_magnet("s.to", info.slug, ep.season, ep.number, language, name, provider="VOE")
+    client = _client(downloader.base_url)
+    assert client.torrents_add(urls=magnet) == "Ok."
+    task_hash = info_hash(info.slug, ep.season, ep.number, language)
+    done = _wait(client, task_hash, DONE + ("error",))
+    props = client.torrents_properties(task_hash)
+    assert done["state"] in DONE, props["comment"]
+    assert props["host"] == "VOE"
+    assert world.fault_hits() == [1]  # one /r?t= play URL followed to the VOE page
+    head = Path(done["content_path"]).read_bytes()[:200]
+    assert head[4:8] == b"ftyp" or (head[0] == 0x47 and head[188] == 0x47)
+
+
 def test_captcha_on_the_play_url_tries_the_next_hoster_and_counts_as_a_challenge(
         world: RunningWorld, downloader: Harness) -> None:
     info, ep = _episode_with(world, lambda e: len([s for s in e.streams if s.language == e.languages[0]]) >= 2)
