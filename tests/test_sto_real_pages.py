@@ -5,16 +5,23 @@ The pages sit beside the repository (in CI beside the clone); without them these
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
 
+from anibridge.crawlers.fetch import ChallengeError, Fetcher, FetchError
 from anibridge.crawlers.parsers import sto
 from anibridge.crawlers.parsers.problems import NO_LANGUAGE, collecting
 from anibridge.crawlers.sites import TitleDetails, check_details
 
 REAL_PAGES = Path(__file__).resolve().parents[1].parent / "shared" / "real-pages"
 STO = REAL_PAGES / "sto"
+ANTIBOT = REAL_PAGES / "antibot"
 
 pytestmark = pytest.mark.skipif(not STO.is_dir(), reason=f"real pages not present at {STO}")
 
@@ -90,3 +97,33 @@ def test_season_page_without_rows_falls_back_to_links_and_says_so() -> None:
         episodes = sto.parse_season(html, 1)
     assert [e.episode for e in episodes] == list(range(1, 11))  # from #episode-nav
     assert [kind for kind, _, _ in noted.items()] == ["season pages without episode rows (tr.episode-row)"]
+
+
+def test_real_captcha_and_challenge_pages_are_challenges_not_missing_redirects() -> None:
+    """What /r?t= answers instead of a redirect (HTTP 200 captcha) and a Cloudflare block, served as the
+    real pages are, read by the real fetcher over loopback."""
+    from anibridge.testing import serve_asgi
+
+    captcha = (ANTIBOT / "sto-play-captcha-200.html").read_text(encoding="utf-8")
+    cloudflare = (ANTIBOT / "cloudflare-challenge-403.html").read_text(encoding="utf-8")
+
+    async def play(request: Request) -> HTMLResponse:
+        return HTMLResponse(captcha)
+
+    async def blocked(request: Request) -> HTMLResponse:
+        return HTMLResponse(cloudflare, status_code=403)
+
+    app = Starlette(routes=[Route("/r", play), Route("/serien", blocked)])
+
+    async def scenario(base: str) -> None:
+        async with Fetcher(base, max_retries=0) as fetcher:
+            with pytest.raises(ChallengeError) as caught:
+                await fetcher.follow_redirect_location("/r?t=eyJpdiI6Ik")
+            assert caught.value.kind == "captcha page"
+            assert "expected a redirect" not in str(caught.value)
+            with pytest.raises(FetchError, match=r"challenge page \(Cloudflare challenge\)"):
+                await fetcher.get("/serien")
+            assert [kind for kind, _ in fetcher.challenges] == ["captcha page", "Cloudflare challenge"]
+
+    with serve_asgi(app) as base:
+        asyncio.run(scenario(base))

@@ -64,10 +64,13 @@ def _magnets(feed: str) -> list[str]:
 def test_torznab_search_for_an_sto_title_returns_its_languages_incl_english_dub(world: RunningWorld,
                                                                                  tmp_path: Path) -> None:
     info, ep = _episode_with(world, lambda e: 4 in e.languages and len(e.languages) >= 2)
+    # count requests to season 1 pages: /serie/<slug> is season 1's page, read once, not twice
+    world.set_faults([{"mode": "latency", "seconds": 0, "site": "sto", "path": "/staffel-1$"}])
     with running_anibridge(tmp_path, CATALOG_SITES="s.to", downloads=False, **world.env()) as h, \
             httpx.Client(base_url=h.base_url, timeout=15) as client:
         results = crawl_now(h.runtime, ["s.to"])
         assert all(r.ok for r in results), results
+        assert world.fault_hits() == [0]
         health = client.get("/health/catalog").json()["sites"]["s.to"]
         feed = client.get(API, params={"t": "tvsearch", "q": info.title, "season": ep.season,
                                        "ep": ep.number}).text
