@@ -83,6 +83,22 @@ def test_torznab_search_for_an_sto_title_returns_its_languages_incl_english_dub(
     assert all(r.site == "s.to" for r in refs)
 
 
+def test_the_older_sto_layout_is_still_read(tmp_path: Path) -> None:
+    with running_world(seed=5, titles=6, sto_layout="v1") as old, \
+            running_anibridge(tmp_path, CATALOG_SITES="s.to", downloads=False, **old.env()) as h, \
+            httpx.Client(base_url=h.base_url, timeout=15) as client:
+        results = crawl_now(h.runtime, ["s.to"])
+        assert all(r.ok for r in results), results
+        detail = client.get("/health/catalog").json()["sites"]["s.to"]
+        info, ep = _episode_with(old, lambda e: True)
+        row = h.runtime.catalog.conn().execute(
+            "SELECT languages, path FROM episodes WHERE site = 's.to' AND slug = ? AND season = ? AND episode = ?",
+            (info.slug, ep.season, ep.number)).fetchone()
+    assert detail["parse_problems"] == [] and detail["stages"]["details"]["state"] == "ready"
+    assert set(row[0].split(",")) == _languages(ep)
+    assert row[1] == f"/serie/{info.slug}/staffel-{ep.season}/episode-{ep.number}"
+
+
 def test_ddos_guard_is_a_challenge_with_the_configured_back_off_not_a_broken_page(world: RunningWorld,
                                                                                   tmp_path: Path) -> None:
     world.set_faults([{**DDOS_GUARD, "path": "^/serien$", "times": 1}])
