@@ -7,10 +7,12 @@ An invalid value stops start-up with one line naming the variable (see ``load_se
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 SITES = ("aniworld.to", "s.to", "megakino")
@@ -87,6 +89,48 @@ class Settings(BaseSettings):
     # A challenge page (Cloudflare, DDoS-Guard, a captcha) pauses requests to that site this long.
     provider_challenge_backoff_seconds: float = Field(300.0, ge=0)
 
+    # --- AniBridge 2.5 settings: STRM, release naming, Torznab knobs, cleanup, CORS, metadata ----------
+    # (names and defaults as the earlier AniBridge had them; see the README's configuration table)
+    strm_files_mode: Literal["no", "both", "only"] = "no"
+    strm_proxy_mode: Literal["direct", "proxy"] = "direct"
+    strm_public_base_url: str = ""
+    strm_proxy_auth: Literal["token", "apikey", "none"] = "token"
+    strm_proxy_secret: str = ""
+    strm_proxy_token_ttl_seconds: int = Field(900, ge=1)
+    strm_proxy_cache_ttl_seconds: int = Field(0, ge=0)
+    strm_proxy_upstream_allowlist: str = ""
+    source_tag: str = "WEB"
+    release_group: str = "aniworld"
+    release_group_aniworld: str | None = None  # unset: RELEASE_GROUP
+    release_group_sto: str = "sto"
+    torznab_fake_seeders: int = Field(999, ge=1)
+    torznab_fake_leechers: int = Field(787, ge=0)
+    torznab_return_test_result: bool = True
+    torznab_test_title: str = "AniBridge Connectivity Test"
+    torznab_test_slug: str = "connectivity-test"
+    torznab_test_season: int = Field(1, ge=0, le=10_000)
+    torznab_test_episode: int = Field(1, ge=0, le=10_000)
+    torznab_test_language: str = "German Dub"
+    torznab_season_search_mode: Literal["fast", "strict"] = "fast"
+    torznab_season_search_max_episodes: int = Field(60, ge=1, le=10_000)
+    torznab_season_search_max_consecutive_misses: int = Field(3, ge=1, le=10_000)
+    download_rate_limit_bytes_per_sec: int = Field(0, ge=0)
+    downloads_ttl_hours: float = Field(0.0, ge=0)
+    cleanup_scan_interval_min: float = Field(30.0, gt=0)
+    anibridge_cors_origins: str = ""
+    anibridge_cors_allow_credentials: bool = True
+    provider_redirect_timeout_seconds: float = Field(12.0, gt=0)
+    provider_redirect_retries: int = Field(2, ge=0, le=10)
+    specials_metadata_enabled: bool = True
+    specials_metadata_timeout_seconds: float = Field(8.0, gt=0)
+    specials_metadata_cache_ttl_minutes: int = Field(360, ge=0)
+    specials_match_confidence_threshold: float = Field(0.5, ge=0, le=1)
+    aniworld_titles_refresh_hours: float | None = Field(None, ge=0)
+    sto_titles_refresh_hours: float | None = Field(None, ge=0)
+    megakino_titles_refresh_hours: float | None = Field(None, ge=0)
+    # Settings of the earlier AniBridge that this one does not read (see anibridge/compat.py)
+    _dropped: list[str] = PrivateAttr(default_factory=list)
+
     @classmethod
     def settings_customise_sources(
         cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
@@ -156,10 +200,52 @@ class Settings(BaseSettings):
             return None
         return ",".join(cls._url(part) for part in v.split(",") if part.strip())
 
+    @field_validator("strm_proxy_mode", mode="before")
+    @classmethod
+    def _strm_proxy_mode(cls, v: object) -> object:
+        # The earlier AniBridge accepted "redirect" and streamed like "proxy" (compat.py warns).
+        value = v.strip().lower() if isinstance(v, str) else v
+        return "proxy" if value == "redirect" else value
+
+    @field_validator("strm_files_mode", "strm_proxy_auth", "torznab_season_search_mode", mode="before")
+    @classmethod
+    def _lower(cls, v: object) -> object:
+        return v.strip().lower() if isinstance(v, str) else v
+
+    @field_validator("strm_public_base_url")
+    @classmethod
+    def _public_url(cls, v: str) -> str:
+        v = v.strip().rstrip("/")
+        if v and not (v.startswith("http://") or v.startswith("https://")):
+            raise ValueError("must start with http:// or https://")
+        return v
+
+    @field_validator("torznab_test_language")
+    @classmethod
+    def _test_language(cls, v: str) -> str:
+        known = ("German Dub", "German Sub", "English Sub", "English Dub")
+        if v not in known:
+            raise ValueError(f"must be one of {', '.join(known)}")
+        return v
+
+    @field_validator("torznab_test_slug")
+    @classmethod
+    def _test_slug(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,199}", v) or ".." in v:
+            raise ValueError("must be lowercase letters, digits, '.', '_' and '-'")
+        return v
+
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
         if self.download_dir is None:
             self.download_dir = self.data_dir / "downloads"
+        if self.strm_proxy_mode == "proxy":
+            if not self.strm_public_base_url:
+                raise ValueError("STRM_PUBLIC_BASE_URL is required when STRM_PROXY_MODE=proxy (the address"
+                                 " Jellyfin/Plex use to reach AniBridge, e.g. http://anibridge:8000)")
+            if self.strm_proxy_auth != "none" and not self.strm_proxy_secret:
+                raise ValueError("STRM_PROXY_SECRET is required when STRM_PROXY_MODE=proxy and"
+                                 f" STRM_PROXY_AUTH={self.strm_proxy_auth} (any long random string)")
         return self
 
     # Derived views -------------------------------------------------------
@@ -214,9 +300,40 @@ class Settings(BaseSettings):
         return list(dict.fromkeys([primary, *(u for u in others if u)]))
 
     def refresh_hours(self, site: str) -> float:
+        """Hours between catalogue refreshes of ``site``; 0 = never again after the first complete crawl."""
         override = {"aniworld.to": self.aniworld_index_refresh_hours, "s.to": self.sto_index_refresh_hours,
                     "megakino": self.megakino_index_refresh_hours}[site]
-        return override or self.provider_index_refresh_hours
+        titles = {"aniworld.to": self.aniworld_titles_refresh_hours, "s.to": self.sto_titles_refresh_hours,
+                  "megakino": self.megakino_titles_refresh_hours}[site]
+        if override:
+            return override
+        return titles if titles is not None else self.provider_index_refresh_hours
+
+    def release_group_of(self, site: str) -> str:
+        """The ``-GROUP`` of a site's release names, upper-cased; empty = no group."""
+        group = {"aniworld.to": self.release_group_aniworld if self.release_group_aniworld is not None
+                 else self.release_group, "s.to": self.release_group_sto, "megakino": "megakino"}[site]
+        return group.strip().upper()
+
+    @property
+    def strm_allowlist(self) -> list[str]:
+        return [h.strip().lower().rstrip(".") for h in self.strm_proxy_upstream_allowlist.split(",") if h.strip()]
+
+    @property
+    def cors_origins(self) -> list[str]:
+        """Allowed browser origins; [] = CORS off (the default here; the earlier AniBridge allowed every origin)."""
+        raw = self.anibridge_cors_origins.strip()
+        if raw.lower() in ("", "off", "none"):
+            return []
+        return ["*"] if raw == "*" else [o.strip().rstrip("/") for o in raw.split(",") if o.strip()]
+
+    @property
+    def dropped_settings(self) -> list[str]:
+        return list(self._dropped)
+
+
+# Settings where an empty value means something (no release group), as in AniBridge 2.5.
+_EMPTY_IS_A_VALUE = frozenset({"release_group", "release_group_sto"})
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -224,16 +341,22 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     source = dict(os.environ if env is None else env)
     # pydantic-settings treats empty strings as values; an empty optional means "unset".
     for key in list(source):
-        if source[key] == "" and key.lower() in Settings.model_fields:
+        if source[key] == "" and key.lower() in Settings.model_fields and key.lower() not in _EMPTY_IS_A_VALUE:
             del source[key]
     try:
-        return Settings(**{k.lower(): v for k, v in source.items() if k.lower() in Settings.model_fields})
+        settings = Settings(**{k.lower(): v for k, v in source.items() if k.lower() in Settings.model_fields})
     except ValidationError as exc:
         err = exc.errors()[0]
-        name = str(err["loc"][0]).upper() if err["loc"] else "settings"
-        value = source.get(name, source.get(name.lower(), ""))
         msg = err["msg"].removeprefix("Value error, ")
+        if not err["loc"]:  # a rule about several settings together; the message names them
+            raise ConfigError(f"invalid settings: {msg}") from None
+        name = str(err["loc"][0]).upper()
+        value = source.get(name, source.get(name.lower(), ""))
         raise ConfigError(f"invalid setting {name}={value!r}: {msg}") from None
+    from .compat import dropped_settings
+
+    settings._dropped = dropped_settings(source)
+    return settings
 
 
 @lru_cache(maxsize=1)

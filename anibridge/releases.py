@@ -14,9 +14,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote_plus
 
 from anibridge.config import HOSTS, SITES
+
+if TYPE_CHECKING:
+    from anibridge.config import Settings
 
 LANGUAGES = ("German Dub", "German Sub", "English Sub", "English Dub")
 MAX_NUMBER = 10_000
@@ -29,6 +33,38 @@ _GROUP = {"aniworld.to": "ANIWORLD", "s.to": "STO", "megakino": "MEGAKINO"}
 _SITE_NAMES = {"serienstream.to": "s.to", "serienstream.cx": "s.to"}
 _LANG_TAG = {"German Dub": "GER", "German Sub": "GER.SUB", "English Sub": "ENG.SUB", "English Dub": "ENG"}
 _HOST_BY_LOWER = {h.lower(): h for h in HOSTS}
+# Appended to the release title of a STRM release (a ``.strm`` file instead of a download), as the
+# earlier AniBridge did: release profiles and custom formats match on it.
+STRM_SUFFIX = " [STRM]"
+STRM_MODE = "strm"
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseNaming:
+    """The configurable parts of a release name: ``SOURCE_TAG`` and the ``-GROUP`` per site."""
+
+    source_tag: str = "WEB"
+    groups: tuple[tuple[str, str], ...] = tuple(_GROUP.items())
+
+    def group(self, site: str) -> str:
+        for name, group in self.groups:
+            if name == site:
+                return group
+        raise ValueError(f"unknown site {site!r}")
+
+    def tail(self, site: str, quality: str, language: str) -> str:
+        """Everything after the episode tag: ``.1080p.WEB.H264.GER-ANIWORLD`` (no ``-`` when the group is empty)."""
+        group = self.group(site)
+        return f".{quality}.{self.source_tag}.H264.{_LANG_TAG[language]}" + (f"-{group}" if group else "")
+
+
+DEFAULT_NAMING = ReleaseNaming()
+
+
+def naming_of(settings: Settings) -> ReleaseNaming:
+    """The release naming ``settings`` ask for (SOURCE_TAG, RELEASE_GROUP*)."""
+    return ReleaseNaming(source_tag=settings.source_tag.strip() or "WEB",
+                         groups=tuple((site, settings.release_group_of(site)) for site in SITES))
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,199}")
 _MODE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
@@ -184,6 +220,8 @@ def release_title(
     absolute: int | None = None,
     movie_year: int | None = None,
     is_movie: bool = False,
+    naming: ReleaseNaming = DEFAULT_NAMING,
+    strm: bool = False,
 ) -> str:
     """Scene-style name Sonarr/Radarr parse, e.g. ``Series.Title.S01E02.1080p.WEB.H264.GER-ANIWORLD``.
 
@@ -201,8 +239,7 @@ def release_title(
         words.append(f"S{season:02d}E{episode:02d}")
     elif absolute is not None:
         words.append(f"{absolute:03d}")
-    words += [quality_tag(height), "WEB", "H264", _LANG_TAG[language]]
-    return ".".join(words) + f"-{_GROUP[site]}"
+    return ".".join(words) + naming.tail(site, quality_tag(height), language) + (STRM_SUFFIX if strm else "")
 
 
 @lru_cache(maxsize=4096)

@@ -59,6 +59,9 @@ class Runtime:
         self.task_projector = Projector(self.journal, s.tasks_path, TaskProjection())
         self.catalog = CatalogQueries(ProjectionReader(s.catalog_path))
         self.tasks_reader = ProjectionReader(s.tasks_path)
+        from .strm.links import LinkCache
+
+        self.strm_links = LinkCache(s.strm_proxy_cache_ttl_seconds)
         self.scheduler = None
         self.worker = None
         self._started = False
@@ -71,6 +74,8 @@ class Runtime:
         self.task_projector.start()
         log.info("AniBridge data in %s (journal head %d); downloads go to %s", self.settings.data_dir.resolve(),
                  self.journal.head(), self.settings.downloads_path.resolve())
+        for warning in self.settings.dropped_settings:
+            log.warning(warning)
         if self.downloads:
             try:
                 from .downloads.worker import DownloadWorker

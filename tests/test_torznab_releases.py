@@ -10,32 +10,43 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anibridge.http.torznab.feed import TorznabItem, render_item
-from anibridge.http.torznab.releases import known_languages, title_releases
+from anibridge.http.torznab.releases import DEFAULT_STYLE, ReleaseStyle, known_languages, title_releases
 from anibridge.projections.queries import EpisodeHit, TitleHit, episode_row
-from anibridge.releases import LANGUAGES, MagnetError, build_magnet, estimate_size, info_hash, release_title
+from anibridge.releases import (
+    LANGUAGES,
+    MagnetError,
+    ReleaseNaming,
+    build_magnet,
+    estimate_size,
+    info_hash,
+    parse_magnet,
+    release_title,
+)
 
 
-def reference(hit: TitleHit, ep: EpisodeHit, language: str, category: int, movie: bool) -> str:
+def reference(hit: TitleHit, ep: EpisodeHit, language: str, category: int, movie: bool,
+              style: ReleaseStyle = DEFAULT_STYLE, strm: bool = False) -> str:
     """The straightforward rendering, one field at a time."""
     movie = movie or hit.media_type == "movie"
+    mode = "strm" if strm else None
     mapped = ep.tvdb_season is not None and ep.tvdb_episode is not None
     season = ep.tvdb_season if mapped else ep.season
     episode = ep.tvdb_episode if mapped else ep.episode
     title = release_title(hit.display_title, season, episode, language, hit.site, absolute=ep.absolute,
-                          movie_year=hit.canon_year or hit.year, is_movie=movie)
-    digest = info_hash(hit.slug, ep.season, ep.episode, language)
+                          movie_year=hit.canon_year or hit.year, is_movie=movie, naming=style.naming, strm=strm)
+    digest = info_hash(hit.slug, ep.season, ep.episode, language, mode)
     return render_item(TorznabItem(
         title=title, guid=digest, pub_date=ep.first_seen_at, category=category, size=estimate_size(movie),
-        magnet=build_magnet(hit.site, hit.slug, ep.season, ep.episode, language, title), info_hash=digest,
-        seeders=10, peers=10, tvdbid=hit.tvdb_id, imdbid=(hit.imdb_id or "").removeprefix("tt") or None,
+        magnet=build_magnet(hit.site, hit.slug, ep.season, ep.episode, language, title, mode=mode), info_hash=digest,
+        seeders=style.seeders, peers=style.peers, tvdbid=hit.tvdb_id, imdbid=(hit.imdb_id or "").removeprefix("tt") or None,
         language=language,
         subs="German" if language == "German Sub" else ("English" if language == "English Sub" else None),
         season=None if movie else season, episode=None if movie else episode,
         description=ep.title_de or ep.title_en))
 
 
-def fast(hit: TitleHit, ep: EpisodeHit, category: int, movie: bool) -> list[str]:
-    return list(title_releases(hit, category, movie).render(ep, known_languages(ep)))
+def fast(hit: TitleHit, ep: EpisodeHit, category: int, movie: bool, style: ReleaseStyle = DEFAULT_STYLE) -> list[str]:
+    return list(title_releases(hit, category, movie, style).render(ep, known_languages(ep)))
 
 
 def _hit(site: str = "aniworld.to", slug: str = "frieren", title: str = "Frieren", media_type: str = "series",
@@ -117,3 +128,29 @@ def test_rows_render_as_their_episodes_until_the_page_is_full() -> None:
     out = []
     releases.render_rows(iter(rows), out, 5)
     assert out == fast(hit, eps[0], 5070, False) + fast(hit, eps[1], 5070, False)
+
+
+STYLES = [
+    ReleaseStyle(strm=(True,), seeders=5, peers=7),
+    ReleaseStyle(strm=(False, True)),
+    ReleaseStyle(naming=ReleaseNaming("WEB-DL", (("aniworld.to", "SUBS&CO"), ("s.to", ""), ("megakino", "MK"))),
+                 strm=(False, True)),
+]
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize(("hit", "ep", "category", "movie"), CASES)
+def test_strm_and_naming_styles_equal_the_shared_magnet_code(hit: TitleHit, ep: EpisodeHit, category: int,
+                                                             movie: bool, style: ReleaseStyle) -> None:
+    """STRM releases (``<p>_mode=strm``, ``|strm`` hashed, `` [STRM]`` title), SOURCE_TAG, RELEASE_GROUP* and the
+    fake peer counts: the fast renderer still equals build_magnet/info_hash/release_title, per language in
+    order (download, then STRM)."""
+    expected = [reference(hit, ep, lang, category, movie, style, strm) for lang in LANGUAGES if lang in ep.languages
+                for strm in style.strm]
+    got = fast(hit, ep, category, movie, style)
+    assert got == expected
+    for item in got:
+        root = ET.fromstring(item.replace("<item>", '<item xmlns:torznab="urn:t">', 1))
+        magnet = root.find("enclosure").get("url")  # type: ignore[union-attr]
+        ref = parse_magnet(magnet)  # what torrents/add will accept
+        assert (ref.mode == "strm") == root.findtext("title", "").endswith(" [STRM]")

@@ -140,13 +140,15 @@ def _language_rank(language: str) -> tuple[int, str]:
 
 
 async def direct_link(fetcher: Fetcher, client: httpx.AsyncClient, link: HosterLink, timeout: float,
-                      site: str) -> DirectLink:
-    """Follow the provider's redirect to the host's embed page and extract the media URL, within ``timeout``."""
+                      site: str, redirect_timeout: float | None = None) -> DirectLink:
+    """Follow the provider's redirect to the host's embed page (within ``redirect_timeout``,
+    PROVIDER_REDIRECT_TIMEOUT_SECONDS) and extract the media URL (within ``timeout``)."""
+    limit = redirect_timeout or timeout
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(limit):
             embed = await embed_url(fetcher, link, site)
     except TimeoutError:
-        raise HostError(link.host, f"redirect did not answer within {timeout:g} s") from None
+        raise HostError(link.host, f"redirect did not answer within {limit:g} s") from None
     except ChallengeError as exc:
         raise PlayChallenge(link.host, f"challenge: {site}'s play URL {exc.reason}") from None
     except FetchError as exc:

@@ -34,7 +34,7 @@ from ..events.types import (
     TaskShareLimitsSet,
     TaskTagsSet,
 )
-from ..releases import MagnetRef, release_title
+from ..releases import DEFAULT_NAMING, STRM_MODE, MagnetRef, ReleaseNaming, naming_of, release_title
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -267,12 +267,13 @@ def check_category(name: str) -> str:
     return name
 
 
-def task_name(ref: MagnetRef) -> str:
+def task_name(ref: MagnetRef, naming: ReleaseNaming = DEFAULT_NAMING) -> str:
     """The magnet's ``dn``, else a release title built from its fields."""
     if ref.name.strip():
         return ref.name.strip()[:300]
     words = ref.slug.replace("-", " ").replace("_", " ")
-    return release_title(words, ref.season, ref.episode, ref.language, ref.site)
+    return release_title(words, ref.season, ref.episode, ref.language, ref.site, naming=naming,
+                         strm=ref.mode == STRM_MODE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +314,7 @@ def add_tasks(runtime: Runtime, refs: Iterable[tuple[MagnetRef, str]], *, catego
             else:
                 log.info("torrent %s (%s) is already known; not adding it again", ref.info_hash, existing.name)
             continue
-        name = " ".join(rename.split())[:300] or task_name(ref)
+        name = " ".join(rename.split())[:300] or task_name(ref, naming_of(runtime.settings))
         events.append(TaskRequested(
             hash=ref.info_hash, site=ref.site, slug=ref.slug, season=ref.season, episode=ref.episode,
             language=ref.language, provider=ref.provider, mode=ref.mode, name=name, magnet=magnet,

@@ -28,14 +28,16 @@ from typing import TYPE_CHECKING, TypeVar
 import apsw
 import httpx
 
+from ..config import SITES
 from ..crawlers.fetch import DEFAULT_USER_AGENT
 from ..crawlers.site_state import drain_events, site_fetcher
 from ..events.types import TaskCompleted, TaskFailed, TaskProgress, TaskStarted
-from ..releases import quality_tag, release_title
+from ..releases import STRM_MODE, STRM_SUFFIX, naming_of, quality_tag, release_title
 from . import tasks as task_cmds
 from .files import _is_traversal, atomic_finalize, safe_join
 from .hosts import DirectLink, HostError
 from .resolve import EpisodeRef, PlayChallenge, ResolveError, direct_link, find_hosters
+from .strm import strm_content, write_strm
 from .ytdlp import DownloadCancelled, DownloadFailed, DownloadResult, download
 
 if TYPE_CHECKING:
@@ -201,7 +203,8 @@ class DownloadWorker:
         log.info("resolving %s (%s S%02dE%02d %s on %s)", task.name, task.slug, task.season, task.episode,
                  task.language, task.site)
         with _Loop() as loop:
-            fetcher = site_fetcher(self.settings, task.site, self._catalog_conn(), concurrency=2, max_retries=2,
+            fetcher = site_fetcher(self.settings, task.site, self._catalog_conn(), concurrency=2,
+                                   max_retries=self.settings.provider_redirect_retries,
                                    read_timeout=max(timeout, 10.0))
             client = httpx.AsyncClient(headers={"User-Agent": DEFAULT_USER_AGENT}, follow_redirects=True,
                                        timeout=httpx.Timeout(timeout))
@@ -216,7 +219,8 @@ class DownloadWorker:
                 attempt = task.attempts
                 for link in links:
                     try:
-                        direct = loop.run(direct_link(fetcher, client, link, timeout, task.site), job)
+                        direct = loop.run(direct_link(fetcher, client, link, timeout, task.site,
+                                                      self.settings.provider_redirect_timeout_seconds), job)
                     except PlayChallenge as exc:
                         log.warning("%s: %s: %s; trying the next hoster", task.name, link.host, exc.reason)
                         failures.append(f"{link.host}: {exc.reason}")
@@ -230,6 +234,8 @@ class DownloadWorker:
                     attempt += 1
                     self._record([TaskStarted(hash=task.hash, host=link.host, attempt=attempt)])
                     self.live[task.hash] = Live(host=link.host)
+                    if task.mode == STRM_MODE:
+                        return self._complete_strm(job, direct, started)
                     try:
                         result = self._fetch_media(job, direct)
                     except DownloadFailed as exc:
@@ -281,7 +287,8 @@ class DownloadWorker:
 
         try:
             return download(link, staging, "video", progress=progress, cancel=job.cancel,
-                            timeout=max(DOWNLOAD_SOCKET_TIMEOUT, self.settings.provider_direct_link_timeout_seconds))
+                            timeout=max(DOWNLOAD_SOCKET_TIMEOUT, self.settings.provider_direct_link_timeout_seconds),
+                            rate_limit=self.settings.download_rate_limit_bytes_per_sec)
         except DownloadCancelled:
             raise Cancelled() from None
 
@@ -307,13 +314,32 @@ class DownloadWorker:
         return position
 
 
+    def _complete_strm(self, job: Job, link: DirectLink, started: float) -> int:
+        """A STRM task: the ``.strm`` file instead of a download, published at once."""
+        task = job.task
+        if job.cancel.is_set():
+            raise Cancelled()
+        name = release_name(self.runtime, task, None)
+        relative, size = write_strm(self.runtime, task, name, strm_content(self.runtime, task, link))
+        job.finishing = True
+        position = self._record([TaskCompleted(hash=task.hash, path=relative, size=size, quality="STRM",
+                                               completed_on=time.time())])
+        log.info("wrote the STRM file of %s (%s link from %s, %s mode) in %.1f s -> %s", task.name, link.kind,
+                 link.host, self.settings.strm_proxy_mode, time.monotonic() - started, relative)
+        return position
+
+
 def release_name(runtime: Runtime, task: task_cmds.TaskRow, height: int | None) -> str:
-    """The release name Sonarr grabbed (the magnet's dn) with the real quality, else one built anew."""
+    """The release name Sonarr grabbed (the magnet's dn, without " [STRM]") with the real quality, else one
+    built anew."""
+    naming = naming_of(runtime.settings)
+    name = task.name.removesuffix(STRM_SUFFIX)
+    groups = {naming.group(site) for site in SITES} | {"ANIWORLD", "STO", "MEGAKINO"}
+    group = name.rsplit("-", 1)[-1] if "-" in name else ""
     # A dn that climbs or is absolute (``../x``, ``/x``) would be refused by safe_join after the whole
     # download: build the name anew instead.
-    if (_QUALITY.search(task.name) and task.name.rsplit("-", 1)[-1] in ("ANIWORLD", "STO", "MEGAKINO")
-            and not _is_traversal(task.name)):
-        return _QUALITY.sub(quality_tag(height), task.name, count=1)
+    if _QUALITY.search(name) and (group in groups or "" in groups) and not _is_traversal(name):
+        return _QUALITY.sub(quality_tag(height), name, count=1) if height else name
     title = task.slug.replace("-", " ")
     is_movie, year = False, None
     with contextlib.suppress(Exception):
@@ -321,7 +347,7 @@ def release_name(runtime: Runtime, task: task_cmds.TaskRow, height: int | None) 
         if hit is not None:
             title, is_movie, year = hit.display_title, hit.media_type == "movie", hit.canon_year
     return release_title(title, task.season, task.episode, task.language, task.site, height=height,
-                         movie_year=year, is_movie=is_movie)
+                         movie_year=year, is_movie=is_movie, naming=naming)
 
 
 def _log_failure(fut: Future[list[int]]) -> None:

@@ -82,9 +82,12 @@ class _LogBridge:
 
 
 def _ydl_options(
-    link: DirectLink, template: str, hook: Callable[[dict[str, Any]], None], timeout: float, ffmpeg: bool
+    link: DirectLink, template: str, hook: Callable[[dict[str, Any]], None], timeout: float, ffmpeg: bool,
+    rate_limit: int = 0,
 ) -> dict[str, Any]:
     return {
+        # DOWNLOAD_RATE_LIMIT_BYTES_PER_SEC: yt-dlp's own per-download cap (None = unlimited)
+        "ratelimit": rate_limit or None,
         "outtmpl": {"default": template},
         "http_headers": dict(link.headers),
         "format": "best/bestvideo+bestaudio",
@@ -117,6 +120,7 @@ def download(
     progress: ProgressFn,
     cancel: threading.Event,
     timeout: float,
+    rate_limit: int = 0,
 ) -> DownloadResult:
     """Download ``link`` to ``dest_dir/<base_name>.<ext>``; raises DownloadCancelled or DownloadFailed."""
     dest_dir.mkdir(parents=True, exist_ok=True)
@@ -140,7 +144,7 @@ def download(
             raise DownloadCancelled(f"download of {stem} was cancelled")
         # '%' in a title would otherwise be read as a yt-dlp template field.
         template = str(dest_dir / prefix).replace("%", "%%") + ".%(ext)s"
-        with yt_dlp.YoutubeDL(_ydl_options(link, template, hook, timeout, ffmpeg)) as ydl:
+        with yt_dlp.YoutubeDL(_ydl_options(link, template, hook, timeout, ffmpeg, rate_limit)) as ydl:
             info = ydl.extract_info(link.url, download=True, ie_key="Generic")
         tmp = _downloaded_file(info, dest_dir, prefix)
         final = dest_dir / f"{stem}.{_final_ext(tmp, link)}"

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from .. import __version__
+from ..config import Settings
 from ..runtime import Runtime
 
 log = logging.getLogger("anibridge.http")
@@ -28,6 +29,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         try:
             yield
         finally:
+            await strm.close_client(app)
             runtime.stop()
 
     # The API description is served by api_docs (behind the API key or a login once a secret is set).
@@ -35,16 +37,17 @@ def create_app(runtime: Runtime) -> FastAPI:
                   openapi_url=None)
     app.state.runtime = runtime
 
-    from . import admin, api_docs, health, qbittorrent, status_page, torznab
+    from . import admin, api_docs, health, qbittorrent, status_page, strm, torznab
     from .body_limit import BodyLimit
     from .browser_guard import BrowserGuard
 
-    for module in (health, admin, torznab, qbittorrent, status_page, api_docs):
+    for module in (health, admin, torznab, qbittorrent, status_page, api_docs, strm):
         app.include_router(module.router)
     # The last added runs first: refuse foreign hosts and cross-site writes, then cap the body.
     app.add_middleware(torznab.TorznabFastPath, runtime=runtime)
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.anibridge_max_body_bytes)
     app.add_middleware(BrowserGuard, settings=runtime.settings)
+    add_cors(app, runtime.settings)  # outermost: preflights of allowed origins are answered
 
     @app.exception_handler(apsw.FullError)
     @app.exception_handler(apsw.ReadOnlyError)
@@ -63,3 +66,16 @@ def create_app(runtime: Runtime) -> FastAPI:
         return JSONResponse({"error": "internal error", "detail": type(exc).__name__}, status_code=500)
 
     return app
+
+
+def add_cors(app: FastAPI, settings: Settings) -> None:
+    """ANIBRIDGE_CORS_ORIGINS: browsers on these origins may call the API (off unless set)."""
+    origins = settings.cors_origins
+    if not origins:
+        return
+    from fastapi.middleware.cors import CORSMiddleware
+
+    # Credentials with a wildcard would hand the qBittorrent session to every website: never both.
+    credentials = settings.anibridge_cors_allow_credentials and origins != ["*"]
+    app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=credentials,
+                       allow_methods=["*"], allow_headers=["*"])

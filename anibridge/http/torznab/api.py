@@ -18,9 +18,10 @@ from ...config import Settings
 from ...projections.queries import CatalogQueries, EpisodeHit, EpisodeRow, TitleHit, episode_row
 from ...releases import MagnetError
 from ..security import same_secret
-from .feed import connectivity_item, render_caps, render_error, render_feed, render_item
+from .connectivity import connectivity_items
+from .feed import render_caps, render_error, render_feed
 from .params import TorznabError, TorznabQuery, parse_query, split_absolute
-from .releases import known_languages, title_releases
+from .releases import known_languages, style_of, title_releases
 from .skipped import note_skipped
 
 log = logging.getLogger("anibridge.torznab")
@@ -217,25 +218,35 @@ def _initializing(catalog: CatalogQueries, sites: list[str]) -> str:
 
 
 def _probe(settings: Settings, catalog: CatalogQueries, ready: list[str], q: TorznabQuery) -> list[str]:
-    """An RSS-style request (no query): the connectivity item, then the newest releases.
+    """An RSS-style request (no query): the connectivity item(s), then the newest releases.
 
-    Paged per release (episode and language), the unit Sonarr counts, in a stable order.
+    Paged per release (episode, language and kind: download or STRM), the unit Sonarr counts, in a
+    stable order.
     """
-    items = [render_item(connectivity_item(settings.indexer_name, settings.torznab_cat_anime))] if q.offset == 0 else []
-    if ready:
+    tests = connectivity_items(settings)
+    items = tests[q.offset: q.offset + q.limit]
+    want = q.limit - len(items)
+    if ready and want > 0:
+        kinds = len(style_of(settings).strm)  # items per catalogue release (language)
+        first = max(0, q.offset - len(tests))  # index of the first wanted release item
+        start = first // kinds
+        stop = -(-(first + want) // kinds)
         titles: dict[tuple[str, str], TitleHit | None] = {}
-        for ep in catalog.latest_releases(ready, limit=q.limit - len(items), offset=max(0, q.offset - 1)):
+        rendered: list[str] = []
+        for ep in catalog.latest_releases(ready, limit=stop - start, offset=start):
             key = (ep.site, ep.slug)
             if key not in titles:
                 titles[key] = catalog.title(ep.site, ep.slug)
             hit = titles[key]
             if hit is not None:
                 try:
-                    items.extend(_episode_items(settings, hit, ep))
+                    rendered.extend(_episode_items(settings, hit, ep))
                 except MagnetError as exc:  # one bad title never fails the feed
                     note_skipped(hit.site, hit.slug, str(exc))
                     titles[key] = None
-    return items[: q.limit]
+        skip = first - start * kinds
+        items += rendered[skip: skip + want]
+    return items
 
 
 class _Page:
@@ -261,7 +272,8 @@ class _Page:
         if first is None:  # no releases: title_releases (which refuses a bad slug) is not even asked
             return
         try:
-            releases = title_releases(hit, site_category(self.settings, hit.site, hit.media_type), movie)
+            releases = title_releases(hit, site_category(self.settings, hit.site, hit.media_type), movie,
+                                      style_of(self.settings))
             releases.render_rows(chain((first,), it), self.items, self.want)
         except MagnetError as exc:
             note_skipped(hit.site, hit.slug, str(exc))
@@ -338,5 +350,5 @@ def _movie_items(catalog: CatalogQueries, sites: list[str], q: TorznabQuery, pag
 
 def _episode_items(settings: Settings, hit: TitleHit, ep: EpisodeHit, movie: bool = False) -> Iterator[str]:
     """One rendered ``<item>`` per language of the episode."""
-    releases = title_releases(hit, site_category(settings, hit.site, hit.media_type), movie)
+    releases = title_releases(hit, site_category(settings, hit.site, hit.media_type), movie, style_of(settings))
     return releases.render(ep, known_languages(ep))
