@@ -38,7 +38,8 @@ def reference(hit: TitleHit, ep: EpisodeHit, language: str, category: int, movie
     return render_item(TorznabItem(
         title=title, guid=digest, pub_date=ep.first_seen_at, category=category, size=estimate_size(movie),
         magnet=build_magnet(hit.site, hit.slug, ep.season, ep.episode, language, title, mode=mode), info_hash=digest,
-        seeders=style.seeders, peers=style.peers, tvdbid=hit.tvdb_id, imdbid=(hit.imdb_id or "").removeprefix("tt") or None,
+        seeders=style.seeders, peers=style.peers, tvdbid=hit.tvdb_id,
+        imdbid=(hit.imdb_id or "").removeprefix("tt") or None,
         language=language,
         subs="German" if language == "German Sub" else ("English" if language == "English Sub" else None),
         season=None if movie else season, episode=None if movie else episode,

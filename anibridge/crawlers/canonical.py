@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config import Settings
 from ..events.registry import Event
 from ..events.types import (
     CanonicalFailed,
@@ -108,7 +109,9 @@ async def run_canonical(runner: StageRunner, site: str, progress: ProgressFn | N
     counts = _Counts()
     settings = runner.settings
     async with SkyHookClient(settings.skyhook_base_url, settings.cache_dir / "skyhook",
-                             concurrency=settings.crawl_concurrency) as sky:
+                             concurrency=settings.crawl_concurrency,
+                             show_ttl=settings.specials_metadata_cache_ttl_minutes * 60.0,
+                             read_timeout=settings.specials_metadata_timeout_seconds) as sky:
         pruned = await sky.prune_cache()
         if pruned:
             log.info("%s: dropped %d expired SkyHook cache entries", site, pruned)
@@ -183,7 +186,7 @@ async def _pipeline(runner: StageRunner, site: str, sky: SkyHookClient, now: flo
     async def work() -> None:
         while (item := await todo.get()) is not None:
             try:
-                outcome = await _decide(site, item, sky)
+                outcome = await _decide(site, item, sky, runner.settings)
             except SkyHookUnavailable as exc:
                 outcome = _Outcome([CanonicalFailed(site=site, slug=item.slug, reason=exc.reason,
                                                     retry_at=time.time() + RETRY_AFTER_S)], "failed", exc.reason)
@@ -231,17 +234,23 @@ async def _pipeline(runner: StageRunner, site: str, sky: SkyHookClient, now: flo
         await asyncio.gather(producer, *worker_tasks, closer, return_exceptions=True)
 
 
-async def _decide(site: str, item: _Todo, sky: SkyHookClient) -> _Outcome:
+def _specials(settings: Settings) -> dict[str, Any]:
+    """SPECIALS_METADATA_ENABLED and SPECIALS_MATCH_CONFIDENCE_THRESHOLD for map_episodes."""
+    return {"specials": settings.specials_metadata_enabled,
+            "special_threshold": settings.specials_match_confidence_threshold}
+
+
+async def _decide(site: str, item: _Todo, sky: SkyHookClient, settings: Settings) -> _Outcome:
     if item.pin is not None:
-        return await _pinned(site, item, sky)
+        return await _pinned(site, item, sky, settings)
     if item.media_type == "movie":
         ev = MovieIdentified(site=site, slug=item.slug, title=item.movie_title, year=item.title.year,
                              imdb_id=item.imdb_id, details_hash=item.details_hash)
         return _Outcome([ev], "movie")
-    return await _series(site, item, sky)
+    return await _series(site, item, sky, settings)
 
 
-async def _pinned(site: str, item: _Todo, sky: SkyHookClient) -> _Outcome:
+async def _pinned(site: str, item: _Todo, sky: SkyHookClient, settings: Settings) -> _Outcome:
     assert item.pin is not None
     show = await sky.show(item.pin)
     if show is None:
@@ -250,7 +259,7 @@ async def _pinned(site: str, item: _Todo, sky: SkyHookClient) -> _Outcome:
                            reason=f"pinned by the user to TVDB {item.pin}; SkyHook does not know that id,"
                                   " so there is no episode map")
         return _Outcome([ev, EpisodeMapRecorded(site=site, slug=item.slug, tvdb_id=item.pin, entries=[])])
-    entries, why = matching.map_episodes(item.title.episodes, show)
+    entries, why = matching.map_episodes(item.title.episodes, show, **_specials(settings))
     ev = SeriesMatched(site=site, slug=item.slug, tvdb_id=show.tvdb_id, tvdb_title=show.summary.title,
                        year=show.summary.year, imdb_id=show.summary.imdb_id, confidence=1.0, source="override",
                        reason=f"pinned by the user to TVDB {show.tvdb_id} ({show.summary.title}); episodes: {why}",
@@ -258,7 +267,7 @@ async def _pinned(site: str, item: _Todo, sky: SkyHookClient) -> _Outcome:
     return _Outcome([ev, EpisodeMapRecorded(site=site, slug=item.slug, tvdb_id=show.tvdb_id, entries=entries)])
 
 
-async def _series(site: str, item: _Todo, sky: SkyHookClient) -> _Outcome:
+async def _series(site: str, item: _Todo, sky: SkyHookClient, settings: Settings) -> _Outcome:
     provider = item.title
     terms = matching.search_terms(provider.names)
     found = [show for term in terms for show in await sky.search(term)]  # one at a time: gentle on SkyHook
@@ -278,7 +287,8 @@ async def _series(site: str, item: _Todo, sky: SkyHookClient) -> _Outcome:
         return _Outcome([ev], decision.status)
     best = decision.best.show
     show = shows.get(best.tvdb_id) or await sky.show(best.tvdb_id)
-    entries, why = matching.map_episodes(provider.episodes, show) if show else ([], "show has no episode list")
+    entries, why = (matching.map_episodes(provider.episodes, show, **_specials(settings)) if show
+                    else ([], "show has no episode list"))
     matched = SeriesMatched(site=site, slug=item.slug, tvdb_id=best.tvdb_id, tvdb_title=best.title, year=best.year,
                             imdb_id=best.imdb_id, confidence=decision.confidence, source="skyhook",
                             reason=f"{decision.reason}; episodes: {why}", details_hash=item.details_hash)

@@ -263,7 +263,19 @@ def _title_hits(pairs: Iterable[tuple[ProviderEpisode, ShowEpisode]]) -> int:
     return sum(1 for p, t in pairs if _same_title(p.title, t.title) or _same_title(p.alt_title, t.title))
 
 
-def map_episodes(provider: Sequence[ProviderEpisode], show: Show) -> tuple[list[EntryTuple], str]:
+def title_similarity(a: str, b: str) -> float:
+    """1.0 for the same normalized title, else the share of words both have (Jaccard), 0..1."""
+    na, nb = normalize(a), normalize(b)
+    if not na or not nb:
+        return 0.0
+    if na == nb:
+        return 1.0
+    wa, wb = set(na.split()), set(nb.split())
+    return len(wa & wb) / len(wa | wb)
+
+
+def map_episodes(provider: Sequence[ProviderEpisode], show: Show, *, specials: bool = True,
+                 special_threshold: float = 1.0) -> tuple[list[EntryTuple], str]:
     """Provider (season, episode) -> TVDB (season, episode, absolute), with how it was decided.
 
     Regular episodes keep their numbers when every provider episode exists on TVDB under the
@@ -290,15 +302,20 @@ def map_episodes(provider: Sequence[ProviderEpisode], show: Show) -> tuple[list[
         if len(regular) > len(tvdb_regular):
             why += f"; {len(regular) - len(tvdb_regular)} provider episodes beyond TVDB's list"
     entries.extend((p.season, p.episode, t.season, t.episode, t.absolute) for p, t in pairs)
-    specials, special_why = _map_specials([e for e in provider if e.season == 0], show.specials())
-    entries.extend(specials)
+    if specials:  # SPECIALS_METADATA_ENABLED
+        mapped, special_why = _map_specials([e for e in provider if e.season == 0], show.specials(),
+                                            special_threshold)
+    else:
+        mapped, special_why = [], "specials not mapped (SPECIALS_METADATA_ENABLED=false)"
+    entries.extend(mapped)
     if special_why:
         why += "; " + special_why
     entries.sort(key=lambda e: (e[0], e[1]))
     return entries, why
 
 
-def _map_specials(provider: list[ProviderEpisode], tvdb: list[ShowEpisode]) -> tuple[list[EntryTuple], str]:
+def _map_specials(provider: list[ProviderEpisode], tvdb: list[ShowEpisode],
+                  threshold: float = 1.0) -> tuple[list[EntryTuple], str]:
     if not provider:
         return [], ""
     if not tvdb:
@@ -309,7 +326,10 @@ def _map_specials(provider: list[ProviderEpisode], tvdb: list[ShowEpisode]) -> t
     rest: list[ProviderEpisode] = []
     numbers = {t.episode: t for t in tvdb}
     for p in sorted(provider, key=lambda e: e.episode):
-        same = [t for t in tvdb if _same_title(p.title, t.title) or _same_title(p.alt_title, t.title)]
+        # the TVDB specials whose title is most alike, when at least SPECIALS_MATCH_CONFIDENCE_THRESHOLD
+        scores = [(max(title_similarity(p.title, t.title), title_similarity(p.alt_title, t.title)), t) for t in tvdb]
+        best = max((score for score, _ in scores), default=0.0)
+        same = [t for score, t in scores if score == best] if best >= max(threshold, 1e-9) else []
         same_number = numbers.get(p.episode)
         if same_number in same and same_number is not None:
             hit: ShowEpisode | None = same_number

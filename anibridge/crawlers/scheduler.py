@@ -61,6 +61,11 @@ class CrawlScheduler:
         loop_thread.start()
         for site in self.settings.sites:
             hours = self.settings.refresh_hours(site)
+            if hours <= 0:  # *_TITLES_REFRESH_HOURS=0: crawl until complete once, then never on a schedule
+                if self._due(site, float("inf")):
+                    self.trigger(site)
+                log.info("%s: no scheduled catalogue refresh (refresh hours 0)", site)
+                continue
             self._schedule.every(hours * 3600).seconds.do(self.trigger, site).tag(site)
             if self._due(site, hours):
                 self.trigger(site)
@@ -110,7 +115,7 @@ class CrawlScheduler:
             return
         # Never indexed yet: waiting a whole refresh interval would leave the site unsearchable for a
         # day, so retry sooner, backing off (5 min, 10, 20, ... up to the refresh interval).
-        refresh = self.settings.refresh_hours(site) * 3600
+        refresh = self.settings.refresh_hours(site) * 3600 or 24 * 3600.0
         delay = min(refresh, self._retry_delay.get(site, FIRST_RETRY_S / 2) * 2)
         self._retry_delay[site] = delay
         log.warning("%s: no catalogue yet; retrying the crawl in %d min", site, round(delay / 60))

@@ -172,10 +172,12 @@ class SkyHookClient:
     """``async with SkyHookClient(base, cache_dir) as sh: shows = await sh.search("One Piece")``."""
 
     def __init__(self, base_url: str, cache_dir: Path | None, *, concurrency: int = 4,
-                 ttl: float = CACHE_TTL_S, max_retries: int = 2, fetcher: Fetcher | None = None) -> None:
+                 ttl: float = CACHE_TTL_S, max_retries: int = 2, fetcher: Fetcher | None = None,
+                 show_ttl: float = SHOW_TTL_S, read_timeout: float = 30.0) -> None:
         self.fetcher = fetcher or Fetcher(base_url, concurrency=concurrency, max_retries=max_retries,
-                                          backoff_cap=5.0, retry_after_max=10.0,
+                                          backoff_cap=5.0, retry_after_max=10.0, read_timeout=read_timeout,
                                           headers={"Accept": "application/json"})
+        self.show_ttl = show_ttl  # SPECIALS_METADATA_CACHE_TTL_MINUTES: how long a show's episode list is reused
         self.cache = DiskCache(cache_dir, ttl) if cache_dir is not None else None
         self._consecutive_failures = 0
         self._open_until = 0.0
@@ -203,7 +205,7 @@ class SkyHookClient:
 
     async def show(self, tvdb_id: int) -> Show | None:
         """The show with its episodes; None when SkyHook does not know the id."""
-        data = await self._get_json(f"/v1/tvdb/shows/en/{int(tvdb_id)}", SHOW_TTL_S)
+        data = await self._get_json(f"/v1/tvdb/shows/en/{int(tvdb_id)}", self.show_ttl)
         return parse_show(data) if isinstance(data, dict) else None
 
     async def prune_cache(self) -> int:

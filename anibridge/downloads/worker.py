@@ -34,6 +34,7 @@ from ..crawlers.site_state import drain_events, site_fetcher
 from ..events.types import TaskCompleted, TaskFailed, TaskProgress, TaskStarted
 from ..releases import STRM_MODE, STRM_SUFFIX, naming_of, quality_tag, release_title
 from . import tasks as task_cmds
+from .cleanup import Cleanup
 from .files import _is_traversal, atomic_finalize, safe_join
 from .hosts import DirectLink, HostError
 from .resolve import EpisodeRef, PlayChallenge, ResolveError, direct_link, find_hosters
@@ -87,6 +88,7 @@ class DownloadWorker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.cleanup = Cleanup(runtime)
 
     # --- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -137,6 +139,7 @@ class DownloadWorker:
                     self._clean_staging()
                     first = False
                 self._reconcile()
+                self.cleanup.tick()
             except Exception:
                 log.exception("download scheduler failed; retrying")
             self._wake.wait(POLL_INTERVAL)

@@ -22,6 +22,7 @@ from .connectivity import connectivity_items
 from .feed import render_caps, render_error, render_feed
 from .params import TorznabError, TorznabQuery, parse_query, split_absolute
 from .releases import known_languages, style_of, title_releases
+from .season import season_rows
 from .skipped import note_skipped
 
 log = logging.getLogger("anibridge.torznab")
@@ -325,8 +326,9 @@ def _tv_items(catalog: CatalogQueries, sites: list[str], q: TorznabQuery, page: 
         elif absolute is not None:
             page.add(hit, map(episode_row, catalog.episode_by_absolute(hit.site, hit.slug, absolute)))
         else:
-            page.add(hit, catalog.iter_episode_rows(hit.site, hit.slug, q.season, q.ep, canonical=canonical,
-                                                    mapped=hit.mapped, limit=EPISODES))
+            rows = catalog.iter_episode_rows(hit.site, hit.slug, q.season, q.ep, canonical=canonical,
+                                             mapped=hit.mapped, limit=EPISODES)
+            page.add(hit, season_rows(page.settings, rows) if q.season is not None and q.ep is None else rows)
 
 
 def _movie_items(catalog: CatalogQueries, sites: list[str], q: TorznabQuery, page: _Page) -> None:
