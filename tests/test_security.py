@@ -41,7 +41,7 @@ PUBLIC = {"/health", "/", "/api/v2/auth/login", "/api/v2/auth/logout"}
 DETAILS = {"/health/catalog", "/health/downloads", "/openapi.json", "/docs", "/redoc"}
 # Paths that are not qBittorrent endpoints: like real qBittorrent, 403 first without a session.
 CATCH_ALL = "/api/v2/{rest:path}"
-PARAMS = {"site": "aniworld.to", "slug": "some-title", "rest": "no/such/endpoint"}
+PARAMS = {"site": "aniworld.to", "slug": "some-title", "rest": "no/such/endpoint", "name": "seg0.ts"}
 
 
 def iter_routes(app: FastAPI) -> list[tuple[str, set[str]]]:
@@ -86,7 +86,7 @@ def routes(locked: Harness) -> list[tuple[str, set[str]]]:
 
 def test_every_route_is_classified(routes: list[tuple[str, set[str]]]) -> None:
     unclassified = [p for p, _ in routes if not (
-        p in PUBLIC or p in DETAILS or p == CATCH_ALL or p.startswith(("/torznab", "/api/v2/", "/admin/")))]
+        p in PUBLIC or p in DETAILS or p == CATCH_ALL or p.startswith(("/torznab", "/api/v2/", "/admin/", "/strm/")))]
     assert unclassified == [], f"new route(s) must be classified as public or guarded in this test: {unclassified}"
 
 
@@ -120,6 +120,10 @@ def test_guarded_routes_refuse_without_credentials(locked: Harness, routes: list
                     for kw in ({}, {"params": {"apikey": "wrong"}}, {"headers": {"X-Api-Key": API_KEY.upper()}}):
                         r = _call(anon, method, url, json={"tvdb_id": 1}, **kw)
                         assert r.status_code == 401, (method, url, kw, r.status_code, r.text)
+                elif path.startswith("/strm/"):
+                    # off unless STRM_PROXY_MODE=proxy; then signed URLs only (tests/test_strm.py)
+                    r = _call(anon, method, url, params={"slug": "x", "s": "1", "e": "1", "lang": "German Dub"})
+                    assert r.status_code == 404 and "STRM_PROXY_MODE" in r.text, (method, url, r.status_code)
                 elif path == CATCH_ALL:
                     r = _call(anon, method, url)
                     assert r.status_code == 403, (method, url, r.status_code)
