@@ -86,7 +86,6 @@ def _guard(request: Request, *, require_expiry: bool) -> Runtime:
     return runtime
 
 
-@router.api_route("/strm/stream", methods=["GET", "HEAD"])
 async def strm_stream(request: Request) -> Response:
     try:
         runtime = _guard(request, require_expiry=False)
@@ -99,8 +98,6 @@ async def strm_stream(request: Request) -> Response:
     return await _answer(request, runtime, response, url)
 
 
-@router.api_route("/strm/proxy", methods=["GET", "HEAD"])
-@router.api_route("/strm/proxy/{name:path}", methods=["GET", "HEAD"])
 async def strm_proxy(request: Request, name: str = "") -> Response:
     try:
         runtime = _guard(request, require_expiry=True)
@@ -111,6 +108,14 @@ async def strm_proxy(request: Request, name: str = "") -> Response:
     except _Refused as exc:
         return PlainTextResponse(exc.message, status_code=exc.status)
     return await _answer(request, runtime, response, url)
+
+
+# One operation id per path and method (a shared GET/HEAD route gives OpenAPI duplicates); HEAD undocumented.
+for _path, _endpoint in (("/strm/stream", strm_stream), ("/strm/proxy", strm_proxy),
+                         ("/strm/proxy/{name:path}", strm_proxy)):
+    _id = "strm_" + _path.strip("/").replace("/", "_").replace("{name:path}", "name")
+    router.add_api_route(_path, _endpoint, methods=["GET"], operation_id=f"{_id}_get")
+    router.add_api_route(_path, _endpoint, methods=["HEAD"], operation_id=f"{_id}_head", include_in_schema=False)
 
 
 async def _open(request: Request, runtime: Runtime, url: str,
