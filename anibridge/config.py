@@ -11,6 +11,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -255,7 +256,10 @@ class Settings(BaseSettings):
 
     @property
     def domain_list(self) -> list[str]:
-        return [n for n in self.anibridge_domain_list.split(";") if n]
+        names = [n for n in self.anibridge_domain_list.split(";") if n]
+        # Media servers play .strm files by STRM_PUBLIC_BASE_URL: its name is this server's too.
+        strm_host = urlsplit(self.strm_public_base_url).hostname if self.strm_public_base_url else None
+        return [*names, strm_host] if strm_host and strm_host not in names else names
 
     @property
     def hosts(self) -> list[str]:

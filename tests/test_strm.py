@@ -261,6 +261,16 @@ def test_apikey_and_none_auth(world: RunningWorld, tmp_path: Path) -> None:
         assert httpx.get(url, timeout=10).content == media("sample.mp4")
 
 
+def test_strm_public_base_url_host_is_answered(world: RunningWorld, tmp_path: Path) -> None:
+    """Jellyfin plays by STRM_PUBLIC_BASE_URL's name: Host validation answers it (and still refuses others)."""
+    with strm_anibridge(tmp_path, world, STRM_PROXY_MODE="proxy",
+                        STRM_PUBLIC_BASE_URL="https://anibridge.media.example.com") as h:
+        url = proxy_url(h.base_url, Signer("token", SECRET, 60), world.base + "/hosts/media/x/seg0.ts")
+        ok = httpx.get(url, headers={"Host": "anibridge.media.example.com"}, timeout=10)
+        assert ok.status_code == 200 and ok.content == media("seg0.ts")
+        assert httpx.get(url, headers={"Host": "evil.example.net"}, timeout=10).status_code == 401
+
+
 def test_proxy_endpoints_are_off_in_direct_mode(world: RunningWorld, tmp_path: Path) -> None:
     with strm_anibridge(tmp_path, world) as h:
         reply = httpx.get(f"{h.base_url}/strm/stream", params={"slug": "x", "s": 1, "e": 1, "lang": "German Dub"})

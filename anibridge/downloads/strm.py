@@ -37,11 +37,10 @@ def strm_content(runtime: Runtime, task: task_cmds.TaskRow, link: DirectLink) ->
 
 
 def write_strm(runtime: Runtime, task: task_cmds.TaskRow, name: str, content: str) -> tuple[str, int]:
-    """Publish ``DOWNLOAD_DIR/[<category>/]<name>/<name>.strm``; returns its path relative to
+    """Publish ``<save folder>/<name>/<name>.strm`` (where a download would go); returns its path relative to
     DOWNLOAD_DIR and its size."""
     root = task_cmds.local_root(runtime)
-    parts = [task.category, name] if task.category else [name]
-    folder = safe_join(root, *parts)
+    folder = safe_join(root, *task_cmds.folder_parts(runtime, task), name)
     folder.mkdir(parents=True, exist_ok=True)
     final = safe_join(folder, f"{name}.strm")
     staging = task_cmds.staging_dir(runtime, task.hash)

@@ -316,7 +316,6 @@ class DownloadWorker:
             shutil.rmtree(folder, ignore_errors=True)
         return position
 
-
     def _complete_strm(self, job: Job, link: DirectLink, started: float) -> int:
         """A STRM task: the ``.strm`` file instead of a download, published at once."""
         task = job.task
