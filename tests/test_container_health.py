@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,4 +107,36 @@ def test_healthcheck_fails_when_a_projector_is_dead(tmp_path: Path) -> None:
         health = httpx.get(f"{h.base_url}/health", timeout=10)
         assert health.status_code == 503, health.text
         assert "tasks projector is not running" in health.json()["problems"]
+        assert run_healthcheck(h.base_url) != 0
+
+
+def test_a_projector_stopped_by_a_damaged_event_makes_the_container_unhealthy(tmp_path: Path) -> None:
+    """Damage far from the end (past the check at start): the projector refuses to apply it, says where,
+    and the container turns unhealthy instead of serving tables that silently skipped an event."""
+    import apsw
+
+    from anibridge.events.types import TaskPaused
+
+    with Journal(tmp_path / "journal.db") as journal:
+        for i in range(3):
+            journal.append([TaskPaused(hash=f"{i:040x}") for _ in range(1500)])
+    conn = apsw.Connection(str(tmp_path / "journal.db"))
+    try:
+        payload = bytearray(conn.execute("SELECT payload FROM events WHERE position = 7").fetchone()[0])
+        payload[len(payload) // 2] ^= 0x01
+        conn.execute("DROP TRIGGER events_no_update")
+        conn.execute("UPDATE events SET payload = ? WHERE position = 7", (bytes(payload),))
+    finally:
+        conn.close()
+    with running_anibridge(tmp_path, downloads=False, CATALOG_ENABLED="false") as h:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            health = httpx.get(f"{h.base_url}/health", timeout=10)
+            if health.status_code == 503:
+                break
+            time.sleep(0.2)
+        assert health.status_code == 503, health.text
+        problems = health.json()["problems"]
+        assert any("projector stopped" in p and "damaged at position 7" in p for p in problems), problems
+        assert h.runtime.task_projector.checkpoint < 7  # nothing past the damage was applied
         assert run_healthcheck(h.base_url) != 0
