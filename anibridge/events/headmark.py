@@ -56,19 +56,16 @@ def read_mark(journal_path: Path) -> HeadMark | None:
 
 
 def write_mark(journal_path: Path, position: int, checksum: int) -> None:
-    """Replace the record durably (``anibridge restore`` and a journal's first open)."""
-    path = mark_path(journal_path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(_encode(position, checksum))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Set the record durably (``anibridge restore``, and a journal's first open with this release).
 
-
-def remove_mark(journal_path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(mark_path(journal_path))
+    Written in place, never replaced by a rename: a running process keeps the file open and must go on
+    writing to the same file (a rename would leave it writing to a deleted one)."""
+    fd = os.open(mark_path(journal_path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        os.pwrite(fd, _encode(position, checksum), 0)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class HeadRecorder:

@@ -383,7 +383,7 @@ def check_tail(conn: apsw.Connection, path: Path, count: int = TAIL_CHECK) -> in
             expected += 1
     finally:
         conn.execute("COMMIT")
-    if mark is None and head:
+    if mark is None and head and not mark_path(path).exists():  # (a torn record is left to the next commit)
         write_mark(path, head, last_checksum)
     return head
 
