@@ -346,7 +346,7 @@ def run_crash_suite(workdir: Path, *, kills: int, titles: int, seed: int = 7, mi
             if cp != head:
                 report.problems.append(f"{name} projection checkpoint {cp} != journal head {head} after stop")
         verify = run_cli("verify", env=env)
-        report.verify_output = (verify.stdout + verify.stderr).strip()
+        report.verify_output = verify.stdout.strip() or verify.stderr.strip()  # not the progress lines
         report.verify_ok = verify.returncode == 0
         if not report.verify_ok:
             report.problems.append(f"anibridge verify failed: {report.verify_output}")
