@@ -171,6 +171,11 @@ def crawl(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         sites.append(site)
     stages = ("titles", "details", "canonical") if args.stage == "all" else (args.stage,)
+    if "megakino" in sites and settings.megakino_base_url is None:
+        from .crawlers.domains import MegakinoDomain
+
+        found = MegakinoDomain(settings).check()
+        print(f"megakino: {found.problem or 'live domain is ' + found.base_url}")
     lower_priority(settings.crawl_nice)  # a running server's requests come first
     try:
         journal = open_journal(settings)

@@ -22,6 +22,8 @@ SITE_ALIASES = {"aniworld": "aniworld.to", "aniworld.to": "aniworld.to", "sto": 
                 "megakino": "megakino"}
 # s.to answers under several names (the site id stays "s.to"); tried in this order when one fails
 STO_PUBLIC_BASE_URLS = ("https://serienstream.to", "https://s.to", "https://serienstream.cx")
+MEGAKINO_DOMAINS = ("megakino.lol", "megakino8.com", "megakino1.to", "megakino.live", "megakino1.fit",
+                    "megakino.cloud", "megakino.cx", "megakino.ms", "megakino.video", "megakino.to")
 HOSTS = ("VOE", "Filemoon", "Streamtape", "Vidmoly", "Doodstream", "LoadX", "Luluvdo", "Vidoza")
 
 
@@ -42,7 +44,13 @@ class Settings(BaseSettings):
     catalog_sites: str = ",".join(SITES)
     aniworld_base_url: str = "https://aniworld.to"
     sto_base_url: str = "https://serienstream.to"
-    megakino_base_url: str = "https://megakino.lol"
+    # Megakino moves to a new domain about weekly. MEGAKINO_BASE_URL pins one; unset, the live domain is
+    # found among MEGAKINO_DOMAIN_CANDIDATES (redirects followed, the sitemap must answer) at start-up and
+    # re-checked every MEGAKINO_DOMAIN_CHECK_INTERVAL_MIN minutes (0: only at start-up).
+    megakino_base_url: str | None = None
+    megakino_domain_candidates: str = ",".join(MEGAKINO_DOMAINS)
+    megakino_domain_check_interval_min: int = Field(100, ge=0)
+    _megakino_live_url: str | None = PrivateAttr(None)
     skyhook_base_url: str = "https://skyhook.sonarr.tv"
     indexer_api_key: str | None = None
     indexer_name: str = "AniBridge"
@@ -186,9 +194,19 @@ class Settings(BaseSettings):
             out.append(known[name.lower()])
         return ",".join(out)
 
+    @field_validator("megakino_domain_candidates")
+    @classmethod
+    def _candidates(cls, v: str) -> str:
+        out = [megakino_candidate_url(raw) for raw in v.split(",") if raw.strip()]
+        if not out:
+            raise ValueError("list at least one domain (e.g. megakino.lol) or URL")
+        return ",".join(dict.fromkeys(out))
+
     @field_validator("aniworld_base_url", "sto_base_url", "megakino_base_url", "skyhook_base_url")
     @classmethod
-    def _url(cls, v: str) -> str:
+    def _url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
         v = v.strip().rstrip("/")
         if not (v.startswith("http://") or v.startswith("https://")):
             raise ValueError("must start with http:// or https://")
@@ -288,7 +306,20 @@ class Settings(BaseSettings):
 
     def base_url(self, site: str) -> str:
         return {"aniworld.to": self.aniworld_base_url, "s.to": self.sto_base_url,
-                "megakino": self.megakino_base_url}[site]
+                "megakino": self.megakino_url}[site]
+
+    @property
+    def megakino_candidates(self) -> list[str]:
+        return self.megakino_domain_candidates.split(",")
+
+    @property
+    def megakino_url(self) -> str:
+        """Megakino's base URL in use: the pinned one, else the live domain found, else the first candidate."""
+        return self.megakino_base_url or self._megakino_live_url or self.megakino_candidates[0]
+
+    def use_megakino_url(self, url: str) -> None:
+        """Record the live Megakino domain (found by ``crawlers.domains``); a pinned MEGAKINO_BASE_URL still wins."""
+        self._megakino_live_url = url.rstrip("/")
 
     def base_urls(self, site: str) -> list[str]:
         """The site's base URL first, then the other names it answers under (s.to only)."""
@@ -338,6 +369,19 @@ class Settings(BaseSettings):
 
 # Settings where an empty value means something (no release group), as in AniBridge 2.5.
 _EMPTY_IS_A_VALUE = frozenset({"release_group", "release_group_sto"})
+
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9]$")
+
+
+def megakino_candidate_url(raw: str) -> str:
+    """'megakino.lol' -> 'https://megakino.lol'; an http(s) URL stays (minus a trailing slash)."""
+    value = raw.strip().rstrip("/")
+    if value.startswith(("http://", "https://")):
+        return value
+    if not _DOMAIN.match(value.lower()):
+        raise ValueError(f"{value!r} is neither a domain name nor an http(s) URL")
+    return "https://" + value.lower()
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from .config import Settings
+from .crawlers.domains import MegakinoDomain
 from .datalock import DataDirLock
 from .events import Journal
 from .projections.catalog import CatalogProjection
@@ -62,6 +63,7 @@ class Runtime:
         from .strm.links import LinkCache
 
         self.strm_links = LinkCache(s.strm_proxy_cache_ttl_seconds)
+        self.megakino = MegakinoDomain(s)
         self.scheduler = None
         self.worker = None
         self._started = False
@@ -84,6 +86,8 @@ class Runtime:
             else:
                 self.worker = DownloadWorker(self)
                 self.worker.start()
+        if self.crawl and "megakino" in self.settings.sites:
+            self.megakino.start()  # before the first crawl: it needs this week's domain
         if self.crawl and self.settings.sites:
             from .crawlers.scheduler import CrawlScheduler
 
@@ -91,6 +95,7 @@ class Runtime:
             self.scheduler.start()
 
     def stop(self) -> None:
+        self.megakino.stop()
         if self.scheduler is not None:
             self.scheduler.stop()
         if self.worker is not None:

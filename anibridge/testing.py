@@ -79,9 +79,9 @@ def running_anibridge(data_dir: Path, *, crawl: bool = False, downloads: bool = 
 
 
 def world_env(world: Any) -> dict[str, str]:
-    """Base-URL settings pointing AniBridge at a running local provider world."""
-    return {"ANIWORLD_BASE_URL": world.aniworld, "STO_BASE_URL": world.sto, "MEGAKINO_BASE_URL": world.megakino,
-            "SKYHOOK_BASE_URL": world.skyhook}
+    """Settings pointing AniBridge at a running local provider world (``RunningWorld.env``)."""
+    env: dict[str, str] = world.env()
+    return env
 
 
 def crawl_now(runtime: Runtime, sites: list[str] | None = None,

@@ -28,7 +28,7 @@ SERIES_COLS = ("series", "correct", "wrong", "ambiguous", "unmatched", "  of the
 
 
 def world_slug(site: str, slug: str) -> str:
-    return slug.split("-", 1)[1] if site == "megakino" else slug
+    return slug.split("-", 1)[1].removesuffix("-1-staffel") if site == "megakino" else slug
 
 
 def evaluate(world: Any, conn: Any, site: str) -> tuple[collections.Counter[str], collections.Counter[str],

@@ -30,7 +30,8 @@ STAGES = ("titles", "details", "canonical")
 
 
 def truth(world: RunningWorld, site: str, slug: str) -> dict[str, Any]:
-    wslug = slug.split("-", 1)[1] if site == "megakino" else slug
+    # Megakino page slugs are <id>-<slug>, and a serial's (one season) ends in -1-staffel
+    wslug = slug.split("-", 1)[1].removesuffix("-1-staffel") if site == "megakino" else slug
     found = world.truth(WORLD_SITE[site], wslug)
     assert found is not None, (site, slug)
     return found

@@ -184,29 +184,83 @@ def test_sto_v1_layout_is_kept_as_an_option(client: httpx.Client) -> None:
 # -- Megakino --------------------------------------------------------------------------------------
 
 
+def _open_gate(client: httpx.Client, base: str) -> None:
+    gate = _get(client, f"{base}/sitemap.xml").text
+    assert "yg=token" in gate and "<sitemapindex" not in gate  # a first visit meets the token gate
+    _get(client, f"{base}/index.php?yg=token")
+
+
 def test_megakino_sitemap_film_and_serial(world: RunningWorld, client: httpx.Client) -> None:
-    sitemap = Selector(_get(client, f"{world.megakino}/sitemap.xml").text, type="xml")
-    sitemap.remove_namespaces()
-    locs = sitemap.xpath("//loc/text()").getall()
+    base = world.megakino_domain()
+    _open_gate(client, base)
+    index = Selector(_get(client, f"{base}/sitemap.xml").text, type="xml")
+    index.remove_namespaces()
+    children = index.xpath("//sitemap/loc/text()").getall()
+    assert children == [f"{base}/sitemap-films.xml", f"{base}/sitemap-serials.xml"]
+    locs = []
+    for child in children:
+        sitemap = Selector(_get(client, child).text, type="xml")
+        sitemap.remove_namespaces()
+        locs += sitemap.xpath("//url/loc/text()").getall()
     assert len(locs) == 80
     films = [u for u in locs if re.search(r"/films/\d+-[a-z0-9-]+\.html$", u)]
-    serials = [u for u in locs if re.search(r"/serials/\d+-[a-z0-9-]+\.html$", u)]
-    assert films and serials and all(u.startswith(world.megakino) for u in locs)
+    serials = [u for u in locs if re.search(r"/serials/\d+-[a-z0-9-]+-1-staffel\.html$", u)]
+    assert films and serials and len(films) + len(serials) == 80 and all(u.startswith(base) for u in locs)
 
     with_imdb = 0
     for url in films[:10]:
         film = Selector(_get(client, url).text)
-        assert film.css("h1::text").get()
-        assert re.fullmatch(r"\d{4}", film.css("span.year::text").get())
+        assert film.css("div.page__subcols h1::text").get()
+        assert re.fullmatch(r"\d{4}", film.css('div.pmovie__year [itemprop="dateCreated"] a::text').get())
         with_imdb += bool(film.css('a[href^="https://www.imdb.com/title/tt"]'))
-        frames = film.css("iframe[data-src][data-provider]")
-        assert frames
-        for frame in frames:
-            assert frame.attrib["data-src"].startswith(f"{world.base}/hosts/{frame.attrib['data-provider'].lower()}/e/")
+        tabs = film.css("div.tabs-block__select span::text").getall()
+        frames = film.css("div.pmovie__player div.tabs-block__content iframe::attr(data-src)").getall()
+        assert tabs[-1] == "Trailer" and frames[-1].startswith("https://www.youtube.com/embed/")
+        assert len(tabs) == len(frames) >= 3
+        for tab, frame in zip(tabs[:-1], frames[:-1], strict=True):
+            assert frame.startswith(f"{world.base}/hosts/{tab.lower()}/e/")
     assert with_imdb
 
     serial = Selector(_get(client, serials[0]).text)
-    assert serial.css("div.episode[data-season][data-episode] iframe[data-src]")
+    assert serial.css("div.page__subcols h1::text").get().endswith(" - 1. Staffel")
+    choices = serial.css("select#se-select option::attr(value)").getall()
+    assert choices and choices == [f"ep{n}" for n in range(1, len(choices) + 1)]
+    for choice in choices:
+        options = serial.css(f"select#{choice} option")
+        assert options and all(o.attrib["value"].startswith(f"{world.base}/hosts/{o.css('::text').get().lower()}/e/")
+                               for o in options)
+
+
+def test_megakino_token_gate_is_per_domain(world: RunningWorld) -> None:
+    with httpx.Client(timeout=5) as fresh:
+        film = next(e for e in world.world.entries("megakino") if e.kind == "film")
+        url = f"{world.megakino_domain()}{film.path}"
+        assert "yg=token" in _get(fresh, url).text
+        opened = _get(fresh, f"{world.megakino_domain()}/index.php?yg=token")
+        assert "yg" in opened.cookies
+        assert "pmovie__player" in _get(fresh, url).text
+        assert "yg=token" in _get(fresh, f"{world.megakino}{film.path}").text  # another domain: its own gate
+
+
+def test_megakino_moves_domain_old_one_redirects_then_stops_answering(world: RunningWorld,
+                                                                     client: httpx.Client) -> None:
+    first = world.megakino_domain()
+    assert first == world.megakino_candidates[0]
+    try:
+        second = world.move_megakino()
+        assert second == world.megakino_candidates[1]
+        moved = client.get(f"{first}/sitemap.xml?x=1")
+        assert moved.status_code == 301 and moved.headers["location"] == f"{second}/sitemap.xml?x=1"
+        _open_gate(client, second)
+        assert "<sitemapindex" in _get(client, f"{second}/sitemap.xml").text
+        world.move_megakino()
+        with pytest.raises(httpx.TransportError):  # two moves ago: the domain no longer answers at all
+            client.get(f"{first}/sitemap.xml")
+        assert client.get(f"{second}/sitemap.xml").status_code == 301
+        world.set_day(7)  # and it moves weekly on its own
+        assert world.megakino_domain() == world.megakino_candidates[3]
+    finally:
+        world.app.megakino_moves = 0
 
 
 # -- SkyHook and the truth -------------------------------------------------------------------------
@@ -277,9 +331,11 @@ def test_same_seed_same_bytes(world: RunningWorld, client: httpx.Client) -> None
         ]
         for path in paths:
             assert _get(client, world.base + path).content == _get(client, other.base + path).content, path
-        mine = _get(client, f"{world.megakino}/sitemap.xml").text.replace(world.base, "")
-        theirs = _get(client, f"{other.megakino}/sitemap.xml").text.replace(other.base, "")
-        assert mine == theirs
+        _open_gate(client, world.megakino)
+        _open_gate(client, other.megakino)
+        mine = _get(client, f"{world.megakino}/sitemap-films.xml").text.replace(world.base, "")
+        theirs = _get(client, f"{other.megakino}/sitemap-films.xml").text.replace(other.base, "")
+        assert mine == theirs and "/films/" in mine
     different = World(seed=2, titles=80)
     assert [e.slug for e in different.entries("aniworld")] != [e.slug for e in world.world.entries("aniworld")]
 

@@ -201,6 +201,24 @@ def test_sonarr_indexer_test_and_rss(env: Env) -> None:
     assert {r.site for r in real} <= {"aniworld.to", "s.to"}  # tvsearch: no Megakino films
 
 
+def test_megakino_film_by_movie_and_search_and_serial_by_tvsearch(env: Env) -> None:
+    conn = env.catalog.conn()
+    film_slug, film = conn.execute("SELECT slug, title FROM titles WHERE site = 'megakino' AND media_type = 'movie'"
+                                   " ORDER BY slug LIMIT 1").fetchone()
+    for t in ("movie", "search"):
+        items = feed(env, t=t, q=film, extended=1)
+        hit = [i for i in items if check_item(i).slug == film_slug]
+        assert hit and all(i.title.endswith("-MEGAKINO") and i.attr("language") == "German Dub" for i in hit), t
+    assert all(check_item(i).slug != film_slug for i in feed(env, t="tvsearch", q=film, season=1, ep=1))
+    serial_slug, serial = conn.execute("SELECT slug, title FROM titles WHERE site = 'megakino'"
+                                       " AND media_type = 'series' ORDER BY slug LIMIT 1").fetchone()
+    assert serial_slug.endswith("-1-staffel") and "Staffel" not in serial  # one season's page, the show's name
+    items = [i for i in feed(env, t="tvsearch", q=serial, season=1, ep=2, cat="5000") if
+             check_item(i).slug == serial_slug]
+    assert [(r.site, r.season, r.episode) for r in refs(items)] == [("megakino", 1, 2)]
+    assert "S01E02" in items[0].title and items[0].title.endswith("-MEGAKINO")
+
+
 def test_prowlarr_indexer_test(env: Env) -> None:
     items = feed(env, t="search", extended=1)
     assert items and any(i.title == "AniBridge Connectivity Test" for i in items)
@@ -454,7 +472,7 @@ def test_colliding_names_rank_the_exact_title_first(env: Env) -> None:
 
 def _slug(site: str, entry: Any) -> str:
     """AniBridge's slug for a world entry (Megakino's carry the page id)."""
-    return f"{entry.megakino_id}-{entry.slug}" if site == "megakino" else entry.slug
+    return entry.page_slug if site == "megakino" else entry.slug
 
 
 def test_search_ranking_finds_exact_title_among_many_token_matches(env: Env) -> None:

@@ -18,7 +18,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -104,7 +104,10 @@ class Fetcher:
         retry_after_max: float = 120.0,
         headers: dict[str, str] | None = None,
         fallback_base_urls: Sequence[str] = (),
+        gate: Callable[[str], str | None] | None = None,
     ) -> None:
+        """``gate``: given a page's text, the path that opens the site's token gate when the page is that
+        gate (the cookie it sets is kept and the page fetched again), else None."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         if max_retries < 0:
@@ -128,6 +131,7 @@ class Fetcher:
             "Accept-Language": "de-DE,de;q=0.9,en;q=0.6",
             **(headers or {}),
         }
+        self._gate = gate
         self._semaphore = asyncio.Semaphore(concurrency)
         self._client: httpx.AsyncClient | None = None
         self._paused_until = 0.0  # monotonic time before which no request goes to this site
@@ -136,6 +140,7 @@ class Fetcher:
         self.failures = 0
         self.not_found = 0
         self.bytes = 0
+        self.gates_opened = 0
 
     # --- lifecycle ------------------------------------------------------------------------------
     async def __aenter__(self) -> Fetcher:
@@ -176,7 +181,17 @@ class Fetcher:
         url = self.url_for(path_or_url)
         started = time.monotonic()
         response, attempts = await self._with_retries(url, follow_redirects=True)
-        return Page(url=str(response.url), status=response.status_code, text=decode_body(response),
+        text = decode_body(response)
+        if self._gate is not None and (opener := self._gate(text)) is not None:
+            _, opened = await self._with_retries(self.url_for(opener), follow_redirects=True)
+            response, again = await self._with_retries(url, follow_redirects=True)
+            text, attempts = decode_body(response), attempts + opened + again
+            self.gates_opened += 1
+            if self._gate(text) is not None:
+                self.failures += 1
+                raise FetchError(url, f"token gate did not open (asked {opener}, got the gate again)",
+                                 status=response.status_code, attempts=attempts)
+        return Page(url=str(response.url), status=response.status_code, text=text,
                     elapsed=time.monotonic() - started, attempts=attempts)
 
     async def follow_redirect_location(self, path_or_url: str) -> str:

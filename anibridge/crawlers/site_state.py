@@ -16,6 +16,7 @@ from ..config import Settings
 from ..events.registry import Event
 from ..events.types import ProviderChallenged, ProviderHostChanged
 from .fetch import Fetcher
+from .parsers import megakino
 
 
 def base_url_in_use(settings: Settings, site: str, conn: apsw.Connection | None) -> str:
@@ -32,11 +33,14 @@ def base_url_in_use(settings: Settings, site: str, conn: apsw.Connection | None)
 
 
 def site_fetcher(settings: Settings, site: str, conn: apsw.Connection | None, **options: Any) -> Fetcher:
-    """A fetcher for ``site`` starting at the host name in use, with the others to fall back on, and the
-    configured challenge back-off (PROVIDER_CHALLENGE_BACKOFF_SECONDS)."""
+    """A fetcher for ``site`` starting at the host name in use, with the others to fall back on, the
+    configured challenge back-off (PROVIDER_CHALLENGE_BACKOFF_SECONDS), and for Megakino its token gate
+    opened and its live domain (``settings.base_url``)."""
     first = base_url_in_use(settings, site, conn)
     others = [url for url in settings.base_urls(site) if url != first]
     options.setdefault("challenge_backoff_base", settings.provider_challenge_backoff_seconds)
+    if site == "megakino":  # its first answer may be the yg=token gate
+        options.setdefault("gate", megakino.token_gate_path)
     return Fetcher(first, fallback_base_urls=others, **options)
 
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from ..events.types import EpisodeInfo
 from .fetch import Fetcher, FetchError
@@ -17,6 +18,8 @@ log = logging.getLogger("anibridge.crawl")
 
 # Movies are one "episode": provider numbering 1/1 keeps magnets and the task model uniform.
 MOVIE_SEASON, MOVIE_EPISODE = 1, 1
+MAX_CHILD_SITEMAPS = 200
+log = logging.getLogger("anibridge.crawl")
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,26 @@ class SiteAdapter:
     # read an episode's languages and hosters from its own page when its season page lacks them
     parse_episode: Callable[[str], list[HosterLink]] | None = None
 
+    async def list_text(self, fetcher: Fetcher) -> str:
+        """The title list page; for Megakino a sitemap index's children, joined."""
+        page = await fetcher.get(self.list_path)
+        if self.site != "megakino":
+            return page.text
+        children = megakino.parse_sitemap_index(page.text)
+        if not children:
+            return page.text
+        own = urlsplit(fetcher.url_for("/")).netloc
+        texts = []
+        for url in children[:MAX_CHILD_SITEMAPS]:
+            if urlsplit(fetcher.url_for(url)).netloc != own:
+                log.warning("megakino: sitemap index lists %s on another host; skipped", url)
+                continue
+            texts.append((await fetcher.get(url)).text)
+        return "\n".join(texts)
+
     async def details(self, fetcher: Fetcher, slug: str, path: str, media_type: str) -> TitleDetails:
         if self.site == "megakino":  # films and serials alike: one page with its players
-            return await self._film(fetcher, path)
+            return await self._film(fetcher, slug, path)
         assert self.parse_series is not None and self.parse_season is not None
         series_url = fetcher.url_for(path)
         page = await fetcher.get(path)
@@ -101,19 +121,23 @@ class SiteAdapter:
             log.debug("%s: episode page %s not usable: %s", self.site, episode.path, exc)
             return []
 
-    async def _film(self, fetcher: Fetcher, path: str) -> TitleDetails:
+    async def _film(self, fetcher: Fetcher, slug: str, path: str) -> TitleDetails:
         page = await fetcher.get(path)
+        url = fetcher.url_for(path)
         try:
             film = megakino.parse_film(page.text)
+            serial = megakino.parse_serial_episodes(page.text, slug)
+            is_serial = bool(serial) or path.startswith("/serials/") or megakino.is_serial_page(page.text)
         except ParseError as exc:
-            raise DetailsError(fetcher.url_for(path), str(exc)) from None
-        serial = megakino.parse_serial_episodes(page.text)
-        if serial:
+            raise DetailsError(url, str(exc)) from None
+        if is_serial:  # one season of a show, never one film
             episodes = [EpisodeInfo(season=e.season, episode=e.episode, title_de=e.title, title_en="",
                                     languages=sorted({x.language for x in e.embeds}),
                                     hosters=list(dict.fromkeys(x.host for x in e.embeds)), path=path)
                         for e in serial if e.embeds]
-            return TitleDetails("", film.year, episodes, film.imdb_id, film.title)
+            if not episodes:
+                raise DetailsError(url, "serial page lists no episode with a hoster (select#ep<N> options)")
+            return TitleDetails("", film.year, episodes, film.imdb_id, megakino.series_title(film.title))
         if not film.embeds:
             raise DetailsError(fetcher.url_for(path), "film page has no player")
         languages = sorted({e.language for e in film.embeds})
@@ -153,3 +177,4 @@ ADAPTERS: dict[str, SiteAdapter] = {
                         sto.parse_episode_hosters),
     "megakino": SiteAdapter("megakino", "/sitemap.xml", megakino.parse_sitemap, None, None),
 }
+

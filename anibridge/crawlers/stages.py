@@ -142,13 +142,13 @@ class StageRunner:
 
     async def _titles(self, site: str, gen: int, fetcher: Fetcher, list_path: str, url: str,
                       progress: ProgressFn | None, started: float) -> StageResult:
-        page = await fetcher.get(list_path)
-        parser = ADAPTERS[site].parse_list
+        adapter = ADAPTERS[site]
+        text = await adapter.list_text(fetcher)
         seen: set[str] = set()
         added = changed = 0
         batch: list[Event] = []
         conn = self.queries.conn()
-        for item in parser(page.text):
+        for item in adapter.parse_list(text):
             if item.slug in seen:
                 continue
             seen.add(item.slug)

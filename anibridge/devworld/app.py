@@ -12,7 +12,7 @@ from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from anibridge.devworld import aniworld, hosts, megakino, skyhook, sto
-from anibridge.devworld.faults import FaultSet, apply
+from anibridge.devworld.faults import FaultSet, apply, reset_connection
 from anibridge.devworld.model import SITES, decode_link
 from anibridge.devworld.web import int_param
 from anibridge.devworld.world import World
@@ -22,7 +22,7 @@ PREFIXES = ("aniworld", "sto", "megakino", "skyhook", "hosts")
 _ROOT_PATHS: tuple[tuple[str, str], ...] = (
     ("/animes-alphabet", "aniworld"), ("/anime/", "aniworld"), ("/public/", "aniworld"),
     ("/serien-alphabet", "sto"), ("/serien", "sto"), ("/serie/", "sto"),
-    ("/sitemap.xml", "megakino"), ("/films/", "megakino"), ("/serials/", "megakino"),
+    ("/sitemap", "megakino"), ("/films/", "megakino"), ("/serials/", "megakino"), ("/index.php", "megakino"),
     ("/v1/tvdb/", "skyhook"),
 )
 
@@ -79,6 +79,15 @@ async def shapes_endpoint(request: Request) -> Response:
     return _json(state.shapes)
 
 
+async def megakino_endpoint(request: Request) -> Response:
+    """GET: Megakino's domains and the live one; POST /_world/megakino/move: move to the next domain now."""
+    app: DevWorldApp = request.app.state.devworld
+    if request.method == "POST":
+        app.move_megakino()
+    return _json({"live": app.megakino_live(), "domains": list(megakino.DOMAINS),
+                  "move_every_days": megakino.MOVE_EVERY_DAYS, "moves": app.megakino_moves})
+
+
 async def day_endpoint(request: Request) -> Response:
     data = await _body(request)
     raw = data.get("day") if isinstance(data, dict) else request.query_params.get("day")
@@ -116,6 +125,8 @@ class DevWorldApp:
             Route("/_world/faults", faults_endpoint, methods=["GET", "POST", "DELETE"]),
             Route("/_world/day", day_endpoint, methods=["POST"]),
             Route("/_world/shapes", shapes_endpoint, methods=["GET", "POST", "DELETE"]),
+            Route("/_world/megakino", megakino_endpoint),
+            Route("/_world/megakino/move", megakino_endpoint, methods=["POST"]),
             Route("/_world/truth/{site}/{slug}", truth_endpoint),
             Route("/_world/changes/{site}/{day}", changes_endpoint),
             Mount("/aniworld", routes=aniworld.routes),
@@ -129,6 +140,16 @@ class DevWorldApp:
         self.inner.state.cache = {}
         self.inner.state.shapes = hosts.check_shapes(shapes or {})
         self.inner.state.sto_layout = sto_layout
+        self.inner.state.devworld = self
+        self.megakino_moves = 0
+
+    def megakino_live(self) -> str:
+        """The domain Megakino answers on today (it moves weekly and on ``move_megakino``)."""
+        return megakino.DOMAINS[megakino.live_index(self.world.day, self.megakino_moves)]
+
+    def move_megakino(self) -> str:
+        self.megakino_moves += 1
+        return self.megakino_live()
 
     @property
     def shapes(self) -> dict[str, str]:
@@ -144,12 +165,37 @@ class DevWorldApp:
             await self.inner(scope, receive, send)
             return
         path: str = scope["path"]
+        if path.startswith("/mk/"):
+            await self._megakino_domain(scope, receive, send)
+            return
         site, rest = self._site(path)
         if site is None:
             await self.inner(scope, receive, send)
             return
         if not path.startswith(f"/{site}/"):
             scope = {**scope, "path": f"/{site}{path}", "raw_path": f"/{site}{path}".encode()}
+        if site == "megakino":
+            scope["megakino_prefix"] = "/megakino" if path.startswith("/megakino/") else ""
+        await self._serve(site, rest, scope, receive, send)
+
+    async def _megakino_domain(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """/mk/<domain>/<path>: the live domain serves, the one before redirects, the rest do not answer."""
+        domain, _, tail = scope["path"][len("/mk/"):].partition("/")
+        rest, live = "/" + tail, self.megakino_live()
+        previous = megakino.DOMAINS[megakino.DOMAINS.index(live) - 1]
+        if domain == live:
+            inner = f"/megakino{rest}"
+            scope = {**scope, "path": inner, "raw_path": inner.encode(), "megakino_prefix": f"/mk/{domain}"}
+            await self._serve("megakino", rest, scope, receive, send)
+        elif domain == previous:
+            host = dict(scope["headers"]).get(b"host", b"127.0.0.1").decode("latin-1")
+            query = scope.get("query_string", b"").decode("latin-1")
+            location = f"{scope.get('scheme', 'http')}://{host}/mk/{live}{rest}" + (f"?{query}" if query else "")
+            await Response(status_code=301, headers={"Location": location})(scope, receive, send)
+        else:
+            await reset_connection(send)
+
+    async def _serve(self, site: str, rest: str, scope: Scope, receive: Receive, send: Send) -> None:
         rule = self.faults.pick(site, rest)
         if rule is None:
             await self.inner(scope, receive, send)

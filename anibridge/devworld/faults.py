@@ -122,7 +122,8 @@ def _uvicorn_cycle(send: Send) -> tuple[Any, asyncio.Transport | None]:
     return owner, getattr(owner, "transport", None)
 
 
-async def _reset(send: Send) -> None:
+async def reset_connection(send: Send) -> None:
+    """Abort the connection with a TCP RST: the client sees no answer at all."""
     owner, transport = _uvicorn_cycle(send)
     if transport is None:
         raise ConnectionResetError("devworld: injected connection reset")
@@ -223,7 +224,7 @@ async def apply(rule: FaultRule, app: ASGIApp, scope: Scope, receive: Receive, s
         body = b"Too Many Requests" if mode == "429" else b"Service Unavailable"
         await _simple(send, int(mode), body, {"Retry-After": str(rule.retry_after), "Content-Type": "text/plain"})
     elif mode == "reset":
-        await _reset(send)
+        await reset_connection(send)
     elif mode == "truncate":
         await _truncate(app, scope, receive, send)
     elif mode == "challenge" and rule.kind == "ddos-guard":

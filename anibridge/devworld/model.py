@@ -42,8 +42,12 @@ class Entry:
             return f"/anime/stream/{self.slug}"
         if self.site == "sto":
             return f"/serie/{self.slug}"
-        folder = "films" if self.kind == "film" else "serials"
-        return f"/{folder}/{self.megakino_id}-{self.slug}.html"
+        return f"/films/{self.page_slug}.html" if self.kind == "film" else f"/serials/{self.page_slug}.html"
+
+    @property
+    def page_slug(self) -> str:
+        """The slug in a Megakino page URL: ``<id>-<slug>``, and ``-1-staffel`` for a serial (one season)."""
+        return f"{self.megakino_id}-{self.slug}" + ("-1-staffel" if self.kind == "serial" else "")
 
 
 @dataclass(frozen=True, slots=True)

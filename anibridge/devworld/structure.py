@@ -13,7 +13,7 @@ from anibridge.devworld.rng import rng
 _SEASONS: dict[str, tuple[tuple[int, int, int], ...]] = {
     "aniworld": ((1, 1, 45), (2, 2, 20), (3, 3, 12), (4, 4, 7), (5, 5, 5), (6, 10, 7), (11, 20, 3), (21, 30, 1)),
     "sto": ((1, 1, 30), (2, 2, 18), (3, 3, 14), (4, 6, 18), (7, 12, 14), (13, 30, 6)),
-    "megakino": ((1, 1, 60), (2, 2, 25), (3, 3, 15)),
+    "megakino": ((1, 1, 1),),  # a Megakino serial page is one season ("... - 1. Staffel")
 }
 _EPISODES: dict[str, tuple[tuple[int, int, int], ...]] = {
     "aniworld": ((12, 13, 35), (24, 26, 25), (10, 11, 10), (1, 9, 8), (14, 23, 12), (27, 60, 8), (61, 300, 2)),
@@ -23,7 +23,7 @@ _EPISODES: dict[str, tuple[tuple[int, int, int], ...]] = {
 _LANGUAGES: dict[str, tuple[tuple[tuple[int, ...], int], ...]] = {
     "aniworld": (((3,), 30), ((1, 3), 40), ((1,), 10), ((2, 3), 8), ((1, 2, 3), 7), ((1, 3, 4), 5)),
     "sto": (((1,), 60), ((1, 4), 20), ((4,), 5), ((1, 3), 10), ((1, 3, 4), 5)),
-    "megakino": (((1,), 90), ((1, 4), 10)),
+    "megakino": (((1,), 1),),  # German only ("Stream Deutsch")
 }
 _ONGOING = {"aniworld": 0.15, "sto": 0.08, "megakino": 0.05}
 EPOCH_YEAR = 2025

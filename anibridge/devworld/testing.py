@@ -15,6 +15,7 @@ import httpx
 import uvicorn
 
 from anibridge.devworld.app import DevWorldApp, build_app
+from anibridge.devworld.megakino import DOMAINS as MEGAKINO_DOMAINS
 from anibridge.devworld.world import World
 
 
@@ -39,6 +40,20 @@ class RunningWorld:
     def megakino(self) -> str:
         return f"{self.base}/megakino"
 
+    def megakino_domain(self, domain: str | None = None) -> str:
+        """Base URL of one Megakino domain (default: the live one), e.g. ``<base>/mk/megakino.lol``."""
+        return f"{self.base}/mk/{domain or self.app.megakino_live()}"
+
+    @property
+    def megakino_candidates(self) -> list[str]:
+        """Every Megakino domain's base URL, in the order a user would list them."""
+        return [self.megakino_domain(d) for d in MEGAKINO_DOMAINS]
+
+    def move_megakino(self) -> str:
+        """Megakino moves to its next domain now (the old one redirects there); the new domain's URL."""
+        self.app.move_megakino()
+        return self.megakino_domain()
+
     @property
     def skyhook(self) -> str:
         return f"{self.base}/skyhook"
@@ -48,9 +63,9 @@ class RunningWorld:
         return f"{self.base}/hosts"
 
     def env(self) -> dict[str, str]:
-        """Settings that point AniBridge at this world."""
+        """Settings that point AniBridge at this world (Megakino by its domain candidates, as a user would)."""
         return {"ANIWORLD_BASE_URL": self.aniworld, "STO_BASE_URL": self.sto,
-                "MEGAKINO_BASE_URL": self.megakino, "SKYHOOK_BASE_URL": self.skyhook}
+                "MEGAKINO_DOMAIN_CANDIDATES": ",".join(self.megakino_candidates), "SKYHOOK_BASE_URL": self.skyhook}
 
     def set_faults(self, rules: list[dict[str, Any]], append: bool = False) -> None:
         self.app.faults.set(rules, append=append)

@@ -85,12 +85,12 @@ def _catalog_paths(ref: EpisodeRef, catalog: CatalogQueries) -> list[str]:
         return []
 
 
-def parse_hosters(site: str, html: str, season: int = 1, episode: int = 1) -> list[HosterLink]:
+def parse_hosters(site: str, html: str, season: int = 1, episode: int = 1, slug: str = "") -> list[HosterLink]:
     if site == "aniworld.to":
         return aniworld.parse_episode_hosters(html)
     if site == "s.to":
         return sto.parse_episode_hosters(html)
-    serial = megakino.parse_serial_episodes(html)
+    serial = megakino.parse_serial_episodes(html, slug)
     if serial:  # a serial page holds every episode's players: take this episode's block
         return next((e.embeds for e in serial if (e.season, e.episode) == (season, episode)), [])
     return megakino.parse_film(html).embeds
@@ -119,7 +119,7 @@ async def find_hosters(fetcher: Fetcher, ref: EpisodeRef, catalog: CatalogQuerie
     for path in episode_paths(ref, catalog):
         try:
             page = await fetcher.get(path)
-            links = parse_hosters(ref.site, page.text, ref.season, ref.episode)
+            links = parse_hosters(ref.site, page.text, ref.season, ref.episode, ref.slug)
             break
         except FetchError as exc:
             problems.append(f"{exc.url}: {exc.reason}")

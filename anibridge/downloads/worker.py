@@ -205,6 +205,8 @@ class DownloadWorker:
         started = time.monotonic()
         log.info("resolving %s (%s S%02dE%02d %s on %s)", task.name, task.slug, task.season, task.episode,
                  task.language, task.site)
+        if task.site == "megakino":  # a download before any crawl must still find this week's domain
+            self.runtime.megakino.ensure_checked()
         with _Loop() as loop:
             fetcher = site_fetcher(self.settings, task.site, self._catalog_conn(), concurrency=2,
                                    max_retries=self.settings.provider_redirect_retries,

@@ -213,6 +213,15 @@ def _next_run(runtime: Runtime, site: str) -> float | None:
         return None
 
 
+def site_domains(runtime: Runtime) -> dict[str, dict[str, Any]]:
+    """The domain each moving site is reached on, and how it was found (Megakino moves about weekly)."""
+    megakino = getattr(runtime, "megakino", None)
+    if megakino is None or "megakino" not in runtime.settings.sites:
+        return {}
+    view = megakino.state.view()
+    return {"megakino": view | {"checked_at": iso(view["checked_at"]), "changed_at": iso(view["changed_at"])}}
+
+
 def projection_lags(runtime: Runtime) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for projector in runtime.projectors():
@@ -328,6 +337,10 @@ def overall(request: Request) -> dict[str, Any]:
         if stages["titles"]["state"] == "failed":
             problems.append(f"{site}: title list could not be crawled: {stages['titles']['last_error']}")
         problems += [f"{site}: {text}" for text in stages["details"]["problems"]]
+    domains = site_domains(runtime)
+    for site, domain in domains.items():
+        if domain["problem"]:
+            problems.append(f"{site}: {domain['problem']}")
     for name, lag in lags.items():
         if lag["error"]:
             problems.append(f"{name} projection: {lag['error']}")
@@ -352,6 +365,7 @@ def overall(request: Request) -> dict[str, Any]:
         "catalog": catalog,
         "catalog_note": (f"not searchable yet (first crawl pending or running): {', '.join(pending)}"
                          if pending else "every site is searchable"),
+        "domains": {site: domain["domain"] for site, domain in domains.items()},
         "downloads": task_counts(runtime),
         "hosts": {site: host_in_use(runtime, site, hosts) for site in catalog},
         "challenges": {site: (challenges.get(site) or {}).get("total", 0) for site in catalog},
@@ -381,6 +395,7 @@ def catalog_detail(runtime: Runtime, *, failures: bool = True) -> dict[str, Any]
     parse_problems = _parse_problems(runtime)
     challenges, hosts = _provider_state(runtime)
     sites: dict[str, Any] = {}
+    domains = site_domains(runtime)
     for site in sites_of(runtime, status, challenges, hosts):
         crawling = _crawling(runtime, site)
         nxt = _next_run(runtime, site)
@@ -399,6 +414,8 @@ def catalog_detail(runtime: Runtime, *, failures: bool = True) -> dict[str, Any]
             "host": host_in_use(runtime, site, hosts),
             "host_change": hosts.get(site),
         }
+        if site in domains:
+            sites[site]["domain"] = domains[site]
     cat = lags.get("catalog", {})
     out: dict[str, Any] = {
         "generated_at": iso(now),

@@ -152,7 +152,7 @@ def language_from_label(label: str) -> str | None:
 _HOST_NAMES = {
     "voe": "VOE", "filemoon": "Filemoon", "streamtape": "Streamtape", "vidmoly": "Vidmoly",
     "dood": "Doodstream", "doodstream": "Doodstream", "d0000d": "Doodstream", "loadx": "LoadX",
-    "luluvdo": "Luluvdo", "lulustream": "Luluvdo", "vidoza": "Vidoza",
+    "luluvdo": "Luluvdo", "lulustream": "Luluvdo", "vidoza": "Vidoza", "gxplayer": "GXPlayer",
 }
 
 

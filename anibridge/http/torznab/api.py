@@ -60,8 +60,8 @@ def _wanted_sites(settings: Settings, cats: list[int], t: str) -> list[str]:
     sites = settings.sites
     if t == "movie":
         return [s for s in sites if s == "megakino"]
-    if t == "tvsearch":
-        sites = [s for s in sites if s != "megakino"]
+    # t=tvsearch searches keep Megakino: its serials are series (its films never answer a tvsearch, see
+    # _tv_items; the RSS probe leaves Megakino out)
     if not cats:
         return sites
     out = []
@@ -183,11 +183,15 @@ def answer(runtime, params: Mapping[str, str]) -> Response:
     is_probe = not (query.q or query.tvdbid or query.imdbid or query.tmdbid) and query.season is None
     ready = catalog.ready_sites(sites)
     if is_probe:
+        if query.t == "tvsearch":  # the newest releases would be Megakino's films too
+            ready = [site for site in ready if site != "megakino"]
         with catalog.reader.snapshot():
             items = _probe(settings, catalog, ready, query)
         return _xml(render_feed(items, settings.indexer_name, query.offset, query.offset + query.limit))
-    if sites and not ready:
-        return _error(900, _initializing(catalog, sites), 503)
+    # A tvsearch is about AniWorld and s.to first: Megakino's few serials alone are no answer yet.
+    core = [site for site in sites if query.t != "tvsearch" or site != "megakino"] or sites
+    if core and not any(site in ready for site in core):
+        return _error(900, _initializing(catalog, core), 503)
     try:
         # one read transaction: every query of the answer sees the same catalogue (and it is cheaper
         # than a transaction per query)
