@@ -210,6 +210,26 @@ def test_catalogue_paths_and_megakino_film(world: RunningWorld, tmp_path: Path) 
         assert "-MEGAKINO" in Path(done["content_path"]).name
 
 
+def test_megakino_serial_episode_downloads(world: RunningWorld, tmp_path: Path) -> None:
+    """A Megakino serial page is one season: episode 2's hosters come from its select#ep2, behind the token gate."""
+    with running_anibridge(tmp_path, CATALOG_SITES="megakino", PROVIDER_DIRECT_LINK_TIMEOUT_SECONDS="2",
+                           **world.env()) as h:
+        crawl_now(h.runtime, sites=["megakino"])
+        serials = [t[0] for t in h.runtime.catalog.titles_page("megakino", columns="slug, media_type")
+                   if t[1] == "series"]
+        assert serials, "the world has serials"
+        hit = h.runtime.catalog.title("megakino", serials[0])
+        assert hit is not None and "Staffel" not in hit.title
+        m = build_magnet("megakino", hit.slug, 1, 2, "German Dub",
+                         release_title(hit.title, 1, 2, "German Dub", "megakino"))
+        client = client_for(h.base_url)
+        client.torrents_add(urls=m, category="sonarr")
+        done = wait_state(client, info_hash(hit.slug, 1, 2, "German Dub"), DONE + ("error",))
+        assert done["state"] in DONE, client.torrents_properties(done["hash"])["comment"]
+        content = Path(done["content_path"])
+        assert is_media(content) and "S01E02" in content.name and "-MEGAKINO" in content.name
+
+
 # --- hosts failing --------------------------------------------------------------------------------------
 def test_hanging_host_is_abandoned_for_the_next(world: RunningWorld, anibridge: Harness) -> None:
     ep = pick(world, want=lambda p: any(len(h) >= 2 and h[0] == "VOE" for h in p.languages.values()))

@@ -10,6 +10,7 @@ import time
 import uvicorn
 
 from anibridge.devworld.app import build_app
+from anibridge.devworld.megakino import DOMAINS as MEGAKINO_DOMAINS
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,8 +37,9 @@ def main(argv: list[str] | None = None) -> None:
     app.world.warm()
     logging.getLogger("anibridge.devworld").info("devworld: world ready in %.1f s", time.perf_counter() - started)
     logging.getLogger("anibridge.devworld").info(
-        "devworld: ANIWORLD_BASE_URL=%s/aniworld STO_BASE_URL=%s/sto MEGAKINO_BASE_URL=%s/megakino "
-        "SKYHOOK_BASE_URL=%s/skyhook (hosts %s/hosts, control %s/_world)", base, base, base, base, base, base)
+        "devworld: ANIWORLD_BASE_URL=%s/aniworld STO_BASE_URL=%s/sto MEGAKINO_DOMAIN_CANDIDATES=%s "
+        "SKYHOOK_BASE_URL=%s/skyhook (hosts %s/hosts, control %s/_world)", base, base,
+        ",".join(f"{base}/mk/{domain}" for domain in MEGAKINO_DOMAINS), base, base, base)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=2)
 
 
