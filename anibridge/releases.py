@@ -53,9 +53,15 @@ class ReleaseNaming:
         raise ValueError(f"unknown site {site!r}")
 
     def tail(self, site: str, quality: str, language: str) -> str:
-        """Everything after the episode tag: ``.1080p.WEB.H264.GER-ANIWORLD`` (no ``-`` when the group is empty)."""
+        """Everything after the episode tag: ``.WEB.H264.GER-ANIWORLD``, ``.720p.WEB.H264.GER-ANIWORLD`` once
+        the resolution is known (no ``-`` when the group is empty).
+
+        The resolution only when it is known (a downloaded file): a claim of 1080p for a 720p stream makes
+        Sonarr import it as 720p and then grab the same "1080p" release again as an upgrade, forever.
+        """
         group = self.group(site)
-        return f".{quality}.{self.source_tag}.H264.{_LANG_TAG[language]}" + (f"-{group}" if group else "")
+        head = f".{quality}" if quality else ""
+        return f"{head}.{self.source_tag}.H264.{_LANG_TAG[language]}" + (f"-{group}" if group else "")
 
 
 DEFAULT_NAMING = ReleaseNaming()
@@ -260,8 +266,9 @@ def title_words(title: str) -> list[str]:
 
 
 def quality_tag(height: int | None) -> str:
+    """The resolution tag of a video ``height``; empty when the height is unknown."""
     if not height:
-        return "1080p"
+        return ""
     for floor, tag in ((2160, "2160p"), (1440, "1440p"), (1080, "1080p"), (720, "720p"), (576, "576p")):
         if height >= floor:
             return tag
@@ -272,7 +279,7 @@ def estimate_size(is_movie: bool, height: int | None = None) -> int:
     """Plausible byte size for Sonarr/Radarr size filters: ~350 MB per 1080p episode, ~1.5 GB per film."""
     base = 1_500 * 1024 * 1024 if is_movie else 350 * 1024 * 1024
     factor = {"2160p": 4.0, "1440p": 1.8, "1080p": 1.0, "720p": 0.55, "576p": 0.35, "480p": 0.3}
-    return max(1, int(base * factor[quality_tag(height)]))
+    return max(1, int(base * factor.get(quality_tag(height), 1.0)))
 
 
 def _query_fields(query: str) -> dict[str, str]:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -242,3 +245,148 @@ class SonarrQbit:
         if delete_data:
             data["deleteFiles"] = "true"
         self.request("POST", "torrents/delete", data=data)
+
+
+# --- Torznab indexer ---------------------------------------------------------------------------------
+class IndexerFailure(Exception):
+    """What makes Sonarr record an indexer failure and back off (HttpIndexerBase.FetchReleases catches)."""
+
+
+@dataclass
+class Release:
+    """Sonarr's TorrentInfo as TorznabRssParser.ProcessItem fills it."""
+
+    title: str
+    download_url: str
+    magnet_url: str
+    info_hash: str
+    size: int
+    seeders: int | None
+    peers: int | None
+    publish_date: float
+    languages: list[str]
+    tvdb_id: int
+    imdb_id: str | None
+    categories: list[int]
+
+
+def parse_torznab(response: Any) -> list[Release]:
+    """TorznabRssParser (PreProcess, ProcessItem, GetSize, GetLanguages, ...) and RssParser's item rules."""
+    if response.status_code >= 400:
+        # HttpClient throws HttpException on an error status; FetchReleases records a failure either way
+        raise IndexerFailure(f"HTTP {response.status_code}")
+    root = ET.fromstring(response.content)
+    error = next(root.iter("error"), None)
+    if error is not None:
+        raise IndexerFailure(f"Torznab error {error.get('code')}: {error.get('description')}")
+    releases = []
+    for item in root.iter("item"):
+        attrs: dict[str, list[str]] = {}
+        for a in item.findall(TORZNAB_NS + "attr"):
+            attrs.setdefault(a.get("name", "").lower(), []).append(a.get("value", ""))
+
+        def attr(name: str, values: dict[str, list[str]] = attrs) -> str:
+            return values.get(name, [""])[0]
+
+        enclosure = item.find("enclosure")
+        url = enclosure.get("url", "") if enclosure is not None else ""
+        size_text = attr("size")
+        size = int(size_text) if size_text.isdigit() else int(enclosure.get("length", "0") if enclosure is not None
+                                                              else 0)
+        # RssParser.GetPublishDate: an item without a parseable pubDate fails the whole feed
+        published = parsedate_to_datetime(item.findtext("pubDate") or "").timestamp()
+        imdb = attr("imdb")
+        releases.append(Release(
+            title=item.findtext("title") or "", download_url=url, magnet_url=attr("magneturl"),
+            info_hash=attr("infohash"), size=size,
+            seeders=int(attr("seeders")) if attr("seeders") else None,
+            peers=int(attr("peers")) if attr("peers") else None, publish_date=published,
+            languages=[lang for lang in attrs.get("language", []) if lang.lower() in _ISO_LANGUAGE_NAMES],
+            tvdb_id=int(attr("tvdbid")) if attr("tvdbid").isdigit() else 0,
+            imdb_id=f"tt{int(imdb):07d}" if imdb.isdigit() and int(imdb) > 0 else None,
+            categories=[int(c) for c in attrs.get("category", []) if c.isdigit()]))
+    return [r for r in releases if r.title and r.download_url]  # HttpIndexerBase.IsValidRelease
+
+
+# IsoLanguages.FindByName compares Language.Name: these are the names AniBridge's releases can carry.
+_ISO_LANGUAGE_NAMES = {"german", "english", "japanese"}
+
+
+def fetch_releases(http: Any, tiers: list[list[list[dict[str, Any]]]], *, is_recent: bool = False,
+                   last: Release | None = None, page_size: int = 100,
+                   max_results: int = 1000) -> tuple[list[Release], int]:
+    """HttpIndexerBase.FetchReleases: tiers of pageable requests, each a list of pages; a tier answered
+    with releases ends the search. RSS (is_recent) stops paging at the release it saw last time or at
+    one older than it. Returns the releases and how many pages were fetched."""
+    releases: list[Release] = []
+    fetched = 0
+    for tier in tiers:
+        for pageable in tier:
+            paged: list[Release] = []
+            for params in pageable:
+                page = parse_torznab(http.get("/torznab/api", params=params))
+                fetched += 1
+                paged += page
+                if is_recent and page:
+                    if last is None:
+                        break
+                    oldest = min(r.publish_date for r in page)
+                    if oldest < last.publish_date or any(r.download_url == last.download_url for r in page):
+                        break
+                    if len(paged) >= max_results and oldest < time.time() - 86400:
+                        break
+                elif len(paged) >= max_results:
+                    break
+                if len(page) < page_size:  # IsFullPage
+                    break
+            releases += paged
+        if releases:
+            break
+    return releases, fetched
+
+
+def paged(params: dict[str, Any], pages: int = 30, page_size: int = 100) -> list[dict[str, Any]]:
+    """NewznabRequestGenerator.GetPagedRequests: t, cat, extended=1, then offset/limit per page."""
+    return [{**params, "extended": 1, "offset": n * page_size, "limit": page_size} for n in range(pages)]
+
+
+def clean_scene_title(title: str) -> str:
+    """SearchCriteriaBase.GetCleanSceneTitle then NewsnabifyTitle ('+' back to spaces for the query)."""
+    clean = re.sub(r"^the\s", "", title, flags=re.IGNORECASE).replace("&", "and")
+    clean = re.sub(r"['.\u0060\u00B4\u2018\u2019]", "", clean)
+    clean = re.sub(r"\W", "+", clean)
+    clean = re.sub(r"\+{2,}", "+", clean)
+    clean = "".join(ch for ch in unicodedata.normalize("NFD", clean) if not unicodedata.combining(ch))
+    return clean.strip("+ ").replace("+", " ")
+
+
+# --- release titles as Sonarr parses them (the parts AniBridge's names use) --------------------------
+def title_languages(title: str) -> list[str]:
+    """LanguageParser.ParseLanguages for AniBridge's tags: 'GER'/'ENG' name the audio, unless followed by
+    '.SUB' (LanguageRegex's negative look-ahead); nothing found is 'Unknown'."""
+    cleaned = re.sub(r"^.*?[_. ](S\d{2}(?:E\d{2,4})*[_. ].*)$", r"\1", title, flags=re.IGNORECASE)
+    found = []
+    for match in re.finditer(r"(?i)\b(ger|eng)\b(?!(?:[-_. ](?:ger|eng))*[-_. ]subs?)", cleaned):
+        found.append("German" if match.group(1).lower() == "ger" else "English")
+    return list(dict.fromkeys(found)) or ["Unknown"]
+
+
+def release_languages(release: Release, title_langs: list[str], original: str) -> list[str]:
+    """AggregateLanguages: the indexer's languages if any, else the title's; Unknown -> the series' original."""
+    languages = release.languages or title_langs
+    if not languages or languages == ["Unknown"]:
+        return [original]
+    return languages
+
+
+def title_quality(title: str) -> str:
+    """QualityParser.ParseQualityName for WEB releases: the resolution tag decides; none is WEBDL-480p."""
+    resolution = re.search(r"\b(2160p|1080p|720p|576p|480p)\b", title)
+    assert re.search(r"[. ]WEB[. ](?:[xh][ .]?26[456])", title, re.IGNORECASE), title
+    return "WEBDL-" + {"2160p": "2160p", "1080p": "1080p", "720p": "720p"}.get(
+        resolution.group(1) if resolution else "", "480p")
+
+
+def episode_numbers(title: str) -> tuple[int, int] | None:
+    match = re.search(r"[._ ]S(\d{2,3})E(\d{2,4})[._ ]", title)
+    return (int(match.group(1)), int(match.group(2))) if match else None

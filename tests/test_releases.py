@@ -243,7 +243,7 @@ def test_build_rejects_bad_fields(kwargs: dict[str, object]) -> None:
 def test_release_title_basic() -> None:
     assert (
         release_title("Series Title", 1, 2, "German Dub", "aniworld.to")
-        == "Series.Title.S01E02.1080p.WEB.H264.GER-ANIWORLD"
+        == "Series.Title.S01E02.WEB.H264.GER-ANIWORLD"
     )
 
 
@@ -252,14 +252,14 @@ def test_release_title_basic() -> None:
     [("German Dub", "GER"), ("German Sub", "GER.SUB"), ("English Sub", "ENG.SUB"), ("English Dub", "ENG")],
 )
 def test_release_title_language_tags(language: str, tag: str) -> None:
-    assert release_title("Dark", 1, 1, language, "s.to") == f"Dark.S01E01.1080p.WEB.H264.{tag}-STO"
+    assert release_title("Dark", 1, 1, language, "s.to") == f"Dark.S01E01.WEB.H264.{tag}-STO"
 
 
 def test_release_title_umlauts_and_punctuation() -> None:
     title = release_title(
         "Mädchen & Größe: Über-Ärger!? Frieren's (Teil 2)", 1, 1, "German Dub", "aniworld.to"
     )
-    assert title == "Maedchen.and.Groesse.Ueber.Aerger.Frierens.Teil.2.S01E01.1080p.WEB.H264.GER-ANIWORLD"
+    assert title == "Maedchen.and.Groesse.Ueber.Aerger.Frierens.Teil.2.S01E01.WEB.H264.GER-ANIWORLD"
 
 
 def test_release_title_accents_and_non_latin() -> None:
@@ -269,30 +269,34 @@ def test_release_title_accents_and_non_latin() -> None:
 
 
 def test_release_title_specials_and_three_digit_episodes() -> None:
-    assert release_title("One Piece", 0, 5, "German Sub", "aniworld.to").startswith("One.Piece.S00E05.1080p")
+    assert release_title("One Piece", 0, 5, "German Sub", "aniworld.to").startswith("One.Piece.S00E05.WEB")
     assert release_title("One Piece", 21, 1071, "German Sub", "aniworld.to").startswith("One.Piece.S21E1071.")
     assert release_title("One Piece", 1, 100, "German Sub", "aniworld.to").startswith("One.Piece.S01E100.")
 
 
 def test_release_title_absolute_only_when_no_season() -> None:
     assert release_title("One Piece", None, None, "German Sub", "aniworld.to", absolute=7).startswith(
-        "One.Piece.007.1080p"
+        "One.Piece.007.WEB"
     )
     assert ".S01E02." in release_title("One Piece", 1, 2, "German Sub", "aniworld.to", absolute=7)
 
 
 def test_release_title_movies() -> None:
     movie = release_title("Some Title", 0, 0, "German Dub", "megakino", movie_year=2019, is_movie=True)
-    assert movie == "Some.Title.2019.1080p.WEB.H264.GER-MEGAKINO"
+    assert movie == "Some.Title.2019.WEB.H264.GER-MEGAKINO"
     no_dup = release_title(
         "Blade Runner 2049", 1, 1, "German Dub", "megakino", movie_year=2049, is_movie=True
     )
-    assert no_dup == "Blade.Runner.2049.1080p.WEB.H264.GER-MEGAKINO"
+    assert no_dup == "Blade.Runner.2049.WEB.H264.GER-MEGAKINO"
 
 
-@pytest.mark.parametrize(("height", "tag"), [(None, "1080p"), (2160, "2160p"), (720, "720p"), (480, "480p")])
+@pytest.mark.parametrize(("height", "tag"), [(2160, "2160p"), (720, "720p"), (480, "480p")])
 def test_release_title_quality(height: int | None, tag: str) -> None:
     assert f".{tag}.WEB." in release_title("X", 1, 1, "German Dub", "s.to", height=height)
+
+
+def test_release_title_claims_no_resolution_it_does_not_know() -> None:
+    assert release_title("X", 1, 1, "German Dub", "s.to") == "X.S01E01.WEB.H264.GER-STO"
 
 
 def test_release_title_rejects_unknown_site_or_language() -> None:

@@ -40,7 +40,7 @@ def reference(hit: TitleHit, ep: EpisodeHit, language: str, category: int, movie
         magnet=build_magnet(hit.site, hit.slug, ep.season, ep.episode, language, title, mode=mode), info_hash=digest,
         seeders=style.seeders, peers=style.peers, tvdbid=hit.tvdb_id,
         imdbid=(hit.imdb_id or "").removeprefix("tt") or None,
-        language=language,
+        language={"German Dub": "German", "English Dub": "English"}.get(language),  # the audio, as Sonarr names it
         subs="German" if language == "German Sub" else ("English" if language == "English Sub" else None),
         season=None if movie else season, episode=None if movie else episode,
         description=ep.title_de or ep.title_en))

@@ -333,6 +333,13 @@ class DownloadWorker:
         return position
 
 
+def with_quality(name: str, quality: str, source_tag: str = "WEB") -> str:
+    """``name`` claiming ``quality`` (the file's real resolution), or no resolution when it is unknown."""
+    bare = _QUALITY.sub("", name, count=1).replace("..", ".")
+    source = f".{source_tag}."
+    return bare.replace(source, f".{quality}{source}", 1) if quality and source in bare else bare
+
+
 def release_name(runtime: Runtime, task: task_cmds.TaskRow, height: int | None) -> str:
     """The release name Sonarr grabbed (the magnet's dn, without " [STRM]") with the real quality, else one
     built anew."""
@@ -342,8 +349,9 @@ def release_name(runtime: Runtime, task: task_cmds.TaskRow, height: int | None) 
     group = name.rsplit("-", 1)[-1] if "-" in name else ""
     # A dn that climbs or is absolute (``../x``, ``/x``) would be refused by safe_join after the whole
     # download: build the name anew instead.
-    if _QUALITY.search(name) and (group in groups or "" in groups) and not _is_traversal(name):
-        return _QUALITY.sub(quality_tag(height), name, count=1) if height else name
+    if ((_QUALITY.search(name) or f".{naming.source_tag}." in name) and (group in groups or "" in groups)
+            and not _is_traversal(name)):
+        return with_quality(name, quality_tag(height), naming.source_tag)
     title = task.slug.replace("-", " ")
     is_movie, year = False, None
     with contextlib.suppress(Exception):

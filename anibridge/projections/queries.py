@@ -101,6 +101,8 @@ def _fts_query(tokens: list[list[str]], prefix: bool = True) -> str:
 # and Sonarr drops a leading "The").
 _STOPWORDS = frozenset({"and", "und", "the", "der", "die", "das", "a", "an", "of", "to", "no", "et"})
 _UMLAUT_PAIR = re.compile(r"([aou])e")
+_POSSESSIVE = re.compile(r"[0-9a-z]{2,}s")
+_LONE_S = re.compile(r"(?<=[0-9a-z]) s\b")
 _MAX_UMLAUT_SPOTS = 3
 # Up to this many name matches are all scored; beyond it, the best 400 by bm25.
 _UNRANKED_MAX = 400
@@ -124,10 +126,14 @@ def _passes(qtoks: list[str]) -> Iterator[tuple[list[list[str]], bool]]:
     content = [t for t in qtoks if t not in _STOPWORDS]
     if content and len(content) < len(qtoks):
         yield [_umlaut_spellings(t) for t in content], True
+    if any(_POSSESSIVE.fullmatch(t) for t in qtoks):
+        # Sonarr drops apostrophes ('Hank's Miracle' -> 'Hanks Miracle'); the index has 'hank s miracle'
+        yield [[t, t[:-1]] if _POSSESSIVE.fullmatch(t) else [t] for t in qtoks], True
 
 
 def _deumlaut(text: str) -> str:
-    return _UMLAUT_PAIR.sub(r"\1", text)
+    """The spelling relaxed passes compare: umlauts without their 'e', a possessive 's' joined to its word."""
+    return _UMLAUT_PAIR.sub(r"\1", _LONE_S.sub("s", text))
 
 
 class CatalogQueries:

@@ -19,7 +19,7 @@ from ...projections.queries import CatalogQueries, EpisodeHit, EpisodeRow, Title
 from ...releases import MagnetError
 from ..security import same_secret
 from .connectivity import connectivity_items
-from .feed import render_caps, render_error, render_feed
+from .feed import connectivity_item, render_caps, render_error, render_feed, render_item
 from .params import TorznabError, TorznabQuery, parse_query, split_absolute
 from .releases import known_languages, style_of, title_releases
 from .season import season_rows
@@ -59,7 +59,9 @@ def site_category(settings: Settings, site: str, media_type: str) -> int:
 def _wanted_sites(settings: Settings, cats: list[int], t: str) -> list[str]:
     sites = settings.sites
     if t == "movie":
-        return [s for s in sites if s == "megakino"]
+        # films only; asked for other categories only (e.g. 5000), a movie search finds nothing
+        films = [s for s in sites if s == "megakino"]
+        return films if not cats or MOVIES in _tops(cats) else []
     # t=tvsearch searches keep Megakino: its serials are series (its films never answer a tvsearch, see
     # _tv_items; the RSS probe leaves Megakino out)
     if not cats:
@@ -73,6 +75,11 @@ def _wanted_sites(settings: Settings, cats: list[int], t: str) -> list[str]:
         if offered & set(cats) or any(c - c % 1000 in offered and c != settings.torznab_cat_anime for c in cats):
             out.append(site)
     return out
+
+
+def _tops(cats: Iterable[int]) -> set[int]:
+    """The top-level categories (2000, 5000, ...) of requested categories."""
+    return {c - c % 1000 for c in cats}
 
 
 def _xml(body: bytes, status: int = 200) -> Response:
@@ -191,7 +198,7 @@ def answer(runtime, params: Mapping[str, str]) -> Response:
     # A tvsearch is about AniWorld and s.to first: Megakino's few serials alone are no answer yet.
     core = [site for site in sites if query.t != "tvsearch" or site != "megakino"] or sites
     if core and not any(site in ready for site in core):
-        return _error(900, _initializing(catalog, core), 503)
+        return _initializing_feed(settings, catalog, core, query)
     try:
         # one read transaction: every query of the answer sees the same catalogue (and it is cheaper
         # than a transaction per query)
@@ -200,6 +207,9 @@ def answer(runtime, params: Mapping[str, str]) -> Response:
     except Exception:
         log.exception("Torznab %s search failed for %r", query.t, dict(params) | {"apikey": "***"})
         return _error(900, "search failed inside AniBridge; see its log", 500)
+    if not items and len(ready) < len(sites):
+        # nothing among the sites ready so far: perhaps on a site still reading its titles
+        return _initializing_feed(settings, catalog, [s for s in sites if s not in ready], query)
     total = query.offset + len(items)
     return _xml(render_feed(items, settings.indexer_name, query.offset, total))
 
@@ -207,6 +217,18 @@ def answer(runtime, params: Mapping[str, str]) -> Response:
 def _categories(settings: Settings) -> list[tuple[int, str]]:
     cats = {TV: "TV", settings.torznab_cat_anime: "TV/Anime", MOVIES: "Movies", settings.torznab_cat_movie: "Movies"}
     return sorted(cats.items())
+
+
+def _initializing_feed(settings: Settings, catalog: CatalogQueries, sites: list[str], q: TorznabQuery) -> Response:
+    """A search a site still initializing may have answered. Not an error status: Sonarr counts any status
+    >= 400 (and any Newznab error) as an indexer failure and stops asking for 1, 5, 15 ... minutes
+    (ProviderStatusServiceBase.RecordFailure), so searches would stay off well after the catalogue is
+    ready. One item says what is going on; its title does not parse as a release, so nothing grabs it."""
+    message = _initializing(catalog, sites)
+    log.info("Torznab %s search while initializing: %s", q.t, message)
+    notice = connectivity_item(settings.indexer_name, settings.torznab_cat_anime, status=message)
+    items = [render_item(notice)] if q.offset == 0 else []
+    return _xml(render_feed(items, settings.indexer_name, q.offset, q.offset + len(items)))
 
 
 def _initializing(catalog: CatalogQueries, sites: list[str]) -> str:
@@ -223,19 +245,19 @@ def _initializing(catalog: CatalogQueries, sites: list[str]) -> str:
 
 
 def _probe(settings: Settings, catalog: CatalogQueries, ready: list[str], q: TorznabQuery) -> list[str]:
-    """An RSS-style request (no query): the connectivity item(s), then the newest releases.
+    """An RSS-style request (no query): the newest releases, paged per release (episode, language and
+    kind: download or STRM), the unit Sonarr counts, in a stable order.
 
-    Paged per release (episode, language and kind: download or STRM), the unit Sonarr counts, in a
-    stable order.
+    Only when there is nothing to show yet does the first page hold the connectivity item(s), which
+    Sonarr's and Prowlarr's indexer tests need (they fail on an empty feed). Among real releases they
+    would break RSS paging: Sonarr stops paging at the first page holding a release older than the
+    newest it saw last time (HttpIndexerBase.FetchReleases), and that item is always old.
     """
-    tests = connectivity_items(settings)
-    items = tests[q.offset: q.offset + q.limit]
-    want = q.limit - len(items)
-    if ready and want > 0:
+    items: list[str] = []
+    if ready:
         kinds = len(style_of(settings).strm)  # items per catalogue release (language)
-        first = max(0, q.offset - len(tests))  # index of the first wanted release item
-        start = first // kinds
-        stop = -(-(first + want) // kinds)
+        start = q.offset // kinds
+        stop = -(-(q.offset + q.limit) // kinds)
         titles: dict[tuple[str, str], TitleHit | None] = {}
         rendered: list[str] = []
         for ep in catalog.latest_releases(ready, limit=stop - start, offset=start):
@@ -249,8 +271,10 @@ def _probe(settings: Settings, catalog: CatalogQueries, ready: list[str], q: Tor
                 except MagnetError as exc:  # one bad title never fails the feed
                     note_skipped(hit.site, hit.slug, str(exc))
                     titles[key] = None
-        skip = first - start * kinds
-        items += rendered[skip: skip + want]
+        skip = q.offset - start * kinds
+        items = rendered[skip: skip + q.limit]
+    if not items and q.offset == 0:
+        items = connectivity_items(settings)[: q.limit]
     return items
 
 
@@ -259,8 +283,9 @@ class _Page:
     pager reads). A title a magnet cannot carry is left out (and counted for health), whether or not
     it would be shown: the same answer whatever the page."""
 
-    def __init__(self, settings: Settings, offset: int, limit: int) -> None:
+    def __init__(self, settings: Settings, offset: int, limit: int, cats: Iterable[int] = ()) -> None:
         self.settings = settings
+        self.tops = _tops(cats)  # empty: every category
         self.offset, self.limit = offset, limit
         self.want = offset + limit + 1
         self.items: list[str] = []
@@ -276,9 +301,11 @@ class _Page:
         first = next(it, None)
         if first is None:  # no releases: title_releases (which refuses a bad slug) is not even asked
             return
+        category = site_category(self.settings, hit.site, "movie" if movie else hit.media_type)
+        if self.tops and category - category % 1000 not in self.tops:
+            return  # films for a TV-only request or series for a movie-only one
         try:
-            releases = title_releases(hit, site_category(self.settings, hit.site, hit.media_type), movie,
-                                      style_of(self.settings))
+            releases = title_releases(hit, category, movie, style_of(self.settings))
             releases.render_rows(chain((first,), it), self.items, self.want)
         except MagnetError as exc:
             note_skipped(hit.site, hit.slug, str(exc))
@@ -289,7 +316,7 @@ class _Page:
 
 def _items(settings: Settings, catalog: CatalogQueries, sites: list[str], q: TorznabQuery) -> list[str]:
     """The releases of the requested page."""
-    page = _Page(settings, q.offset, q.limit)
+    page = _Page(settings, q.offset, q.limit, q.cat)
     if q.t == "movie":
         _movie_items(catalog, sites, q, page)
     else:
@@ -303,8 +330,15 @@ def _tv_items(catalog: CatalogQueries, sites: list[str], q: TorznabQuery, page: 
     if q.tvdbid:
         titles = catalog.titles_by_tvdb(q.tvdbid, sites)
         canonical = True
-        if not titles and q.q:
+        if q.q and q.q.isdigit() and q.season is None and q.ep is None:
+            # Sonarr's anime episode search: tvdbid and q=<absolute episode number> (two digits at least)
+            absolute = int(q.q)
+        elif not titles and q.q:
             titles = catalog.search_titles(q.q, sites, "series", MAX_TITLES)
+    elif q.q and (dated := _titles_of_year(catalog, sites, q.q)) is not None:
+        # 'Title 2005' / 'Title (2005)': Sonarr's scene title of a TVDB "Title (2005)" and Radarr's
+        # 't=search&q=Title 2005' fallback; a trailing year is not an absolute episode number
+        titles, canonical = dated, True
     elif q.q:
         titles = []
         canonical = True
@@ -333,6 +367,21 @@ def _tv_items(catalog: CatalogQueries, sites: list[str], q: TorznabQuery, page: 
             rows = catalog.iter_episode_rows(hit.site, hit.slug, q.season, q.ep, canonical=canonical,
                                              mapped=hit.mapped, limit=EPISODES)
             page.add(hit, season_rows(page.settings, rows) if q.season is not None and q.ep is None else rows)
+
+
+def _titles_of_year(catalog: CatalogQueries, sites: list[str], q: str) -> list[TitleHit] | None:
+    """Titles for a query ending in a year (19xx/20xx): those of that year first, else the title without
+    the year; None when ``q`` has no year or is itself a title's name ('Blade Runner 2049')."""
+    m = _TRAILING_YEAR.match(q)
+    if m is None:
+        return None
+    whole = catalog.search_titles(q, sites, None, MAX_TITLES, prefix=False)
+    if whole and whole[0].score >= 80:
+        return None
+    year = int(m.group("year"))
+    hits = catalog.search_titles(m.group("title"), sites, None, MAX_TITLES)
+    of_year = [h for h in hits if year in (h.canon_year, h.year)]
+    return of_year or hits
 
 
 def _movie_items(catalog: CatalogQueries, sites: list[str], q: TorznabQuery, page: _Page) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ...config import Settings
 from ...releases import STRM_MODE, STRM_SUFFIX, build_magnet, estimate_size, info_hash
 from .feed import CONNECTIVITY_EPOCH, TorznabItem, render_item
-from .releases import style_of
+from .releases import AUDIO_LANGUAGE, style_of
 
 
 def connectivity_items(settings: Settings) -> list[str]:
@@ -30,6 +30,6 @@ def connectivity_items(settings: Settings) -> list[str]:
             size=estimate_size(False),
             magnet=build_magnet("aniworld.to", slug, season, episode, language, title, mode=mode),
             info_hash=info_hash(slug, season, episode, language, mode), seeders=style.seeders, peers=style.peers,
-            language=language,
+            language=AUDIO_LANGUAGE.get(language),  # as Sonarr names languages (IsoLanguages.FindByName)
             description=f"{settings.indexer_name} connectivity check: the indexer is reachable.")))
     return items

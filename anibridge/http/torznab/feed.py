@@ -149,15 +149,16 @@ def render_error(code: int, description: str) -> bytes:
     return f'{DECLARATION}<error code="{int(code)}" description="{_attr(description)}"/>'.encode()
 
 
-def connectivity_item(server_title: str, category: int) -> TorznabItem:
-    """The item Sonarr's and Prowlarr's indexer tests get (they fail on an empty feed).
+def connectivity_item(server_title: str, category: int, status: str = "") -> TorznabItem:
+    """The item Sonarr's and Prowlarr's indexer tests get (they fail on an empty feed); with ``status``,
+    the one a search gets while the catalogue is initializing (the title says so).
 
     Same slug, episode and language as the earlier AniBridge's test entry, so its magnet and
     hash are the ones existing installs have already seen.
     """
     slug, season, episode, language = "connectivity-test", 1, 1, "German Dub"
     return TorznabItem(
-        title=CONNECTIVITY_TITLE,
+        title=f"{server_title} is initializing its catalogue, try again shortly" if status else CONNECTIVITY_TITLE,
         guid=f"aw:{slug}:s{season}e{episode}:{language}",
         pub_date=CONNECTIVITY_EPOCH,
         category=category,
@@ -166,8 +167,8 @@ def connectivity_item(server_title: str, category: int) -> TorznabItem:
         info_hash=info_hash(slug, season, episode, language),
         seeders=1,
         peers=1,
-        language=language,
-        description=f"{server_title} connectivity check: the indexer is reachable.",
+        language="German",  # as Sonarr names languages (IsoLanguages.FindByName)
+        description=status or f"{server_title} connectivity check: the indexer is reachable.",
     )
 
 

@@ -27,7 +27,6 @@ from ...releases import (
     check_magnet_fields,
     estimate_size,
     naming_of,
-    quality_tag,
     quote_magnet_value,
     site_prefix,
     title_words,
@@ -35,7 +34,10 @@ from ...releases import (
 from .feed import ENCLOSURE_TYPE, _attr, _digits, _parent, _rfc822_second, _text
 
 _SUBS = {"German Sub": "German", "English Sub": "English"}
-_QUALITY = quality_tag(None)
+# The `language` attribute names the audio as Sonarr/Radarr know languages (IsoLanguages.FindByName
+# matches Language.Name: "German", not "German Dub"); a subbed release has the original audio, which
+# Sonarr takes from the series when the indexer names none (AggregateLanguages).
+AUDIO_LANGUAGE = {"German Dub": "German", "English Dub": "English"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,8 @@ class _Language:
 
     name: str
     hash_tail: str  # after "slug|season|episode|" in the hashed string: "German Sub" or "German Sub|strm"
-    title_tail: str  # ".1080p.WEB.H264.GER.SUB-ANIWORLD", escaped for XML (" [STRM]" for a STRM release)
+    title_tail: str  # ".WEB.H264.GER.SUB-ANIWORLD" (no resolution before the download), escaped for XML
+    #                  (" [STRM]" for a STRM release)
     dn_tail: str  # the same, as the magnet's dn carries it
     magnet_tail: str  # "&amp;aw_lang=German+Sub&amp;aw_site=aniworld.to" (then "&amp;aw_mode=strm")
     attrs: str  # language and subs attributes
@@ -84,11 +87,12 @@ class _Language:
 @cache
 def _language(site: str, name: str, style: ReleaseStyle = DEFAULT_STYLE, strm: bool = False) -> _Language:
     subs = _SUBS.get(name)
-    attrs = f'<torznab:attr name="language" value="{_attr(name)}"/>'
+    audio = AUDIO_LANGUAGE.get(name)
+    attrs = f'<torznab:attr name="language" value="{audio}"/>' if audio else ""
     if subs:
         attrs += f'<torznab:attr name="subs" value="{_attr(subs)}"/>'
     prefix = site_prefix(site)
-    tail = style.naming.tail(site, _QUALITY, name) + (STRM_SUFFIX if strm else "")
+    tail = style.naming.tail(site, "", name) + (STRM_SUFFIX if strm else "")  # resolution unknown: none
     magnet_tail = f"&amp;{prefix}_lang={quote_magnet_value(name)}&amp;{prefix}_site={quote_magnet_value(site)}"
     if strm:
         magnet_tail += f"&amp;{prefix}_mode={STRM_MODE}"
