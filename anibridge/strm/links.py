@@ -41,7 +41,7 @@ class LinkCache:
         self.max_entries = max_entries
         self._data: OrderedDict[StrmIdentity, tuple[DirectLink, float]] = OrderedDict()
         self._lock = threading.Lock()
-        self._pending: dict[tuple[int, StrmIdentity], asyncio.Future[DirectLink]] = {}
+        self._pending: dict[tuple[int, StrmIdentity], asyncio.Future[DirectLink]] = {}  # lookups under way
         self.lookups = 0
 
     def get(self, identity: StrmIdentity) -> DirectLink | None:
@@ -74,20 +74,20 @@ class LinkCache:
             return link
         key = (id(asyncio.get_running_loop()), identity)
         pending = self._pending.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[DirectLink] = asyncio.get_running_loop().create_future()
-        self._pending[key] = future
-        try:
+        if pending is None:
+            # A task of its own: a player that hangs up during the lookup does not cancel it for the others.
             self.lookups += 1
+            pending = asyncio.ensure_future(self._lookup(key, identity, settings, catalog))
+            pending.add_done_callback(lambda task: task.cancelled() or task.exception())  # seen even if nobody waits
+            self._pending[key] = pending
+        return await asyncio.shield(pending)
+
+    async def _lookup(self, key: tuple[int, StrmIdentity], identity: StrmIdentity, settings: Settings,
+                      catalog: CatalogQueries | None) -> DirectLink:
+        try:
             link = await lookup(identity, settings, catalog)
             self.put(identity, link)
-            future.set_result(link)
             return link
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: no "never retrieved" warning when nobody else waited
-            raise
         finally:
             self._pending.pop(key, None)
 
