@@ -348,3 +348,76 @@ def test_strm_settings_are_checked() -> None:
     assert load_settings({"STO_TITLES_REFRESH_HOURS": "6"}).refresh_hours("s.to") == 6
     assert load_settings({"STO_TITLES_REFRESH_HOURS": "6", "STO_INDEX_REFRESH_HOURS": "3"}).refresh_hours("s.to") == 3
     assert load_settings({"MEGAKINO_TITLES_REFRESH_HOURS": "0"}).refresh_hours("megakino") == 0
+
+
+# --- specials and metadata ---------------------------------------------------------------------------
+def test_specials_metadata_enabled_and_threshold() -> None:
+    from anibridge.crawlers.canonical import _specials
+    from anibridge.crawlers.matching import ProviderEpisode, map_episodes
+    from anibridge.crawlers.skyhook import Show, ShowEpisode, ShowSummary
+
+    summary = ShowSummary(tvdb_id=1, title="Show", year=2020, imdb_id=None, alternate_titles=())
+    show = Show(summary, (ShowEpisode(1, 1, 1, "Pilot"), ShowEpisode(0, 5, None, "The Movie Begins Again"),
+                          ShowEpisode(0, 6, None, "Something Else")))
+    provider = [ProviderEpisode(1, 1, "Pilot"), ProviderEpisode(0, 1, "The Movie Begins")]
+
+    def specials(env: dict[str, str]) -> list[tuple[int, int, int, int, int | None]]:
+        entries, _ = map_episodes(provider, show, **_specials(load_settings(env)))
+        return [e for e in entries if e[0] == 0]
+
+    assert specials({}) == [(0, 1, 0, 5, None)]  # 3 of 4 words alike >= 0.5
+    assert specials({"SPECIALS_MATCH_CONFIDENCE_THRESHOLD": "0.9"}) == []
+    assert specials({"SPECIALS_METADATA_ENABLED": "false"}) == []
+    regular, _ = map_episodes(provider, show, **_specials(load_settings({"SPECIALS_METADATA_ENABLED": "false"})))
+    assert (1, 1, 1, 1, 1) in regular  # regular episodes are mapped either way
+
+
+def test_skyhook_cache_ttl_and_timeout(world: RunningWorld, tmp_path: Path) -> None:
+    import asyncio
+
+    from anibridge.crawlers.skyhook import SkyHookClient, SkyHookUnavailable
+
+    async def show_twice(ttl_minutes: str, folder: str) -> tuple[int, int]:
+        settings = load_settings({"SPECIALS_METADATA_CACHE_TTL_MINUTES": ttl_minutes})
+        ttl = settings.specials_metadata_cache_ttl_minutes * 60.0
+        async with SkyHookClient(world.skyhook, tmp_path / folder, show_ttl=ttl) as sky:
+            found = await sky.search(world.world.entries("aniworld")[0].title)
+            assert found, "the world's SkyHook knows its titles"
+            await sky.show(found[0].tvdb_id)
+            await sky.show(found[0].tvdb_id)
+            assert sky.cache is not None
+            return sky.cache.hits, sky.cache.misses
+
+    kept = asyncio.run(show_twice("360", "kept"))
+    fresh = asyncio.run(show_twice("0", "fresh"))
+    assert kept[0] == fresh[0] + 1  # the second show() came from the cache only with a TTL
+
+    async def slow(timeout: str) -> None:
+        settings = load_settings({"SPECIALS_METADATA_TIMEOUT_SECONDS": timeout})
+        async with SkyHookClient(world.skyhook, None, max_retries=0,
+                                 read_timeout=settings.specials_metadata_timeout_seconds) as sky:
+            await sky.search("anything")
+
+    world.set_faults([{"site": "skyhook", "path": ".*", "mode": "latency", "seconds": 2}])
+    try:
+        started = time.monotonic()
+        with pytest.raises(SkyHookUnavailable):
+            asyncio.run(slow("0.3"))
+        assert time.monotonic() - started < 1.8
+        asyncio.run(slow("8"))  # waits the 2 s out
+    finally:
+        world.clear_faults()
+
+
+def test_titles_refresh_hours_zero_means_no_scheduled_refresh(world: RunningWorld, tmp_path: Path) -> None:
+    with running_anibridge(tmp_path, crawl=True, downloads=False, CATALOG_SITES="aniworld.to",
+                           ANIWORLD_TITLES_REFRESH_HOURS="0", **world.env()) as h:
+        rt = h.runtime
+        deadline = time.monotonic() + 60
+        while not rt.catalog.titles_ready("aniworld.to"):
+            assert time.monotonic() < deadline, "the first crawl never finished"
+            time.sleep(0.2)
+        assert rt.scheduler is not None and rt.scheduler.next_run("aniworld.to") is None
+        time.sleep(2)
+        gens = list(rt.journal.read(types=["titles.generation_completed"]))
+        assert len(gens) == 1
