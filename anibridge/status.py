@@ -17,7 +17,8 @@ from typing import Any, TextIO
 import apsw
 
 from .config import Settings
-from .events.journal import open_connection
+from .events.headmark import read_mark
+from .events.journal import lost_end_message, open_connection
 from .http.health import iso, read_challenges, read_hosts, read_parse_problems, read_stage_status, site_stages
 from .projections.catalog import CatalogProjection
 from .projections.projector import Projection, content_hash, live_file, read_checkpoint, stale_reason
@@ -55,8 +56,10 @@ def _journal(settings: Settings) -> dict[str, Any]:
             "SELECT position, recorded_at FROM events ORDER BY position DESC LIMIT 1").fetchone() or (0, None)
     finally:
         conn.close()
+    mark = read_mark(path)
+    lost = lost_end_message(int(head or 0), mark.position, path) if mark and mark.position > (head or 0) else ""
     return {"path": str(path), "exists": True, "head": int(head or 0), "size_bytes": _size(path),
-            "last_event_at": iso(last_at)}
+            "last_event_at": iso(last_at), "lost_end": lost}
 
 
 def _projection(name: str, base: Path, projection: Projection, head: int, *, with_hash: bool,
@@ -192,6 +195,8 @@ def print_plain(report: dict[str, Any], out: TextIO) -> None:
     w(f"data dir: {report['data_dir']}")
     if j["exists"]:
         w(f"journal: head {j['head']}, {_human(j['size_bytes'])}, last event {j['last_event_at'] or 'none'}")
+        if j.get("lost_end"):
+            w(f"journal DAMAGED: {j['lost_end']}")
     else:
         w(f"journal: none yet ({j['path']}); start `anibridge serve` or run `anibridge crawl`")
     for p in report["projections"]:
@@ -224,6 +229,8 @@ def print_rich(report: dict[str, Any], out: TextIO) -> None:
     if j["exists"]:
         console.print(f"journal: head [bold]{j['head']}[/bold], {_human(j['size_bytes'])}, "
                       f"last event {j['last_event_at'] or 'none'}")
+        if j.get("lost_end"):
+            console.print(f"[red]journal DAMAGED: {j['lost_end']}[/red]")
     else:
         console.print(f"journal: none yet ({j['path']})")
     proj = Table(title="projections")

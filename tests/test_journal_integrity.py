@@ -169,6 +169,8 @@ def test_a_hand_restored_older_journal_is_refused_while_its_head_record_says_mor
     lines = serve.stderr.strip().splitlines()
     assert len(lines) == 1 and f"damaged at position {head + 1}" in lines[0], serve.stderr
     assert "anibridge restore" in lines[0]
+    status = cli("status", env=env)
+    assert f"journal DAMAGED: it ends at position {head}" in status.stdout, status.stdout
 
 
 def test_projections_newer_than_a_restored_journal_are_rebuilt_before_serving(tmp_path: Path) -> None:
@@ -327,3 +329,18 @@ def test_a_cli_crawl_beside_a_running_server_still_works(tmp_path: Path) -> None
             assert "aniworld.to titles: ok" in crawl.stdout
             catalog = httpx.get(f"{server.base}/health/catalog", timeout=10).json()
             assert catalog["sites"]["aniworld.to"]["title_ready"]
+
+
+def test_a_deleted_journal_with_its_head_record_left_is_not_started_empty(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = env_for(data)
+    with serving(env, tmp_path / "serve.log") as server:
+        add(server.base, 1)
+    for suffix in ("", "-wal", "-shm"):
+        (data / f"journal.db{suffix}").unlink(missing_ok=True)
+    serve = subprocess.run([*anibridge_cmd(), "serve"], env=env, capture_output=True, text=True, timeout=60)
+    assert serve.returncode == 1
+    assert "damaged at position 1: it is empty" in serve.stderr and "delete journal.db-head too" in serve.stderr
+    mark_path(data / "journal.db").unlink()  # starting over on purpose
+    with serving(env, tmp_path / "serve.log") as server:
+        assert listed(server.base) == set()

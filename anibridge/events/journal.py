@@ -389,7 +389,12 @@ def check_tail(conn: apsw.Connection, path: Path, count: int = TAIL_CHECK) -> in
 
 
 def lost_end_message(head: int, recorded: int, path: Path) -> str:
+    name = mark_path(path).name
+    if head == 0:
+        return (f"it is empty, but position {recorded} was written before (recorded in {name}): journal.db was"
+                f" deleted or replaced by an empty one. To start over on purpose, delete {name} too; to go on"
+                " from a backup, use anibridge restore")
     gone = f"event {recorded} is" if recorded == head + 1 else f"events {head + 1}..{recorded} are"
     return (f"it ends at position {head}, but position {recorded} was written before (recorded in"
-            f" {mark_path(path).name}): {gone} gone from its end (a damaged write-ahead log, or an older"
+            f" {name}): {gone} gone from its end (a damaged write-ahead log, or an older"
             " copy of journal.db put in place; to go on from an older backup on purpose, use anibridge restore)")
