@@ -139,6 +139,7 @@ class Journal:
             raise
         self._writer = writer
         self._local = threading.local()
+        self._readers: list[apsw.Connection] = []  # every thread's reading connection, closed by close()
         self._thread = threading.Thread(target=self._run, name="journal-appender", daemon=True)
         self._thread.start()
 
@@ -238,6 +239,8 @@ class Journal:
         if conn is None:
             conn = open_connection(self.path, readonly=True)
             self._local.conn = conn
+            with self._stats_lock:
+                self._readers.append(conn)
         return conn
 
     def head(self) -> int:
@@ -335,6 +338,12 @@ class Journal:
             self._closed = True
             self._queue.put(None)
         self._thread.join(timeout=30)
+        with self._stats_lock:
+            readers, self._readers = self._readers, []
+            self._local = threading.local()  # a read after close opens a fresh connection
+        for conn in readers:  # (a thread still reading gets an error, not a file handle kept forever)
+            with contextlib.suppress(Exception):
+                conn.close()
         # Move every event from the WAL into journal.db itself, so a clean stop leaves one complete
         # file (what a backup of journal.db alone holds). Busy readers elsewhere just leave it for later.
         with contextlib.suppress(Exception):
