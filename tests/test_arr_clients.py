@@ -187,3 +187,15 @@ def test_indexer_url_with_the_api_path_appended(client_only: Harness, url: str) 
             r = c.request(method, full, params={"t": "caps"})
             assert r.status_code == 200, (full, r.status_code)
             assert r.text.startswith("<?xml") and "<caps>" in r.text
+
+
+def test_wrong_basic_credentials_count_towards_the_login_ban(tmp_path: Path) -> None:
+    """Basic credentials are a login too: guessing them gets the address banned like auth/login does."""
+    with running_anibridge(tmp_path, downloads=False, CATALOG_ENABLED="false", QBIT_PASSWORD="right",
+                           QBIT_MAX_AUTH_FAIL_COUNT="3") as h, httpx.Client(base_url=h.base_url, timeout=10) as c:
+        assert c.get(f"{API}/app/version", auth=("", "right")).status_code == 200
+        assert c.get(f"{API}/app/version", auth=("anyone", "right")).status_code == 200  # no user name set
+        for _ in range(3):
+            assert c.get(f"{API}/app/version", auth=("", "guess")).status_code == 403
+        assert c.get(f"{API}/app/version", auth=("", "right")).status_code == 403, "banned, even when right"
+        assert c.post(f"{API}/auth/login", data={"username": "", "password": "right"}).status_code == 403
