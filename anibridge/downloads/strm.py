@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from ..strm.auth import signer_of
 from ..strm.urls import StrmIdentity, stream_url
+from . import placement
 from . import tasks as task_cmds
-from .files import atomic_finalize, safe_join
 from .hosts import DirectLink
 
 if TYPE_CHECKING:
@@ -39,14 +39,12 @@ def strm_content(runtime: Runtime, task: task_cmds.TaskRow, link: DirectLink) ->
 def write_strm(runtime: Runtime, task: task_cmds.TaskRow, name: str, content: str) -> tuple[str, int]:
     """Publish ``<save folder>/<name>/<name>.strm`` (where a download would go); returns its path relative to
     DOWNLOAD_DIR and its size."""
-    root = task_cmds.local_root(runtime)
-    folder = safe_join(root, *task_cmds.folder_parts(runtime, task), name)
-    folder.mkdir(parents=True, exist_ok=True)
-    final = safe_join(folder, f"{name}.strm")
-    staging = task_cmds.staging_dir(runtime, task.hash)
+    root = placement.local_root(runtime)
+    staging = placement.staging_dir(runtime, task.hash)
     staging.mkdir(parents=True, exist_ok=True)
     tmp: Path = staging / "file.strm"
     data = content.encode("utf-8")
     tmp.write_bytes(data)
-    atomic_finalize(tmp, final)
+    final = placement.publish(runtime, task, task_cmds.folder_parts(runtime, task), name, tmp,
+                              lambda: task_cmds.published_paths(runtime, but=task.hash))
     return str(final.relative_to(root)), len(data)

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import apsw
@@ -35,13 +34,13 @@ from ..events.types import (
     TaskTagsSet,
 )
 from ..releases import DEFAULT_NAMING, STRM_MODE, MagnetRef, ReleaseNaming, naming_of, release_title
+from .placement import local_root, remove_task_files
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
 
 log = logging.getLogger("anibridge.tasks")
 
-STAGING_DIR = ".incoming"
 _MAX_CATEGORY = 100
 _COLUMNS = ("hash, site, slug, season, episode, language, provider, mode, name, magnet, category, save_path, tags,"
             " status, paused, added_on, started_on, completed_on, downloaded, total_size, path, quality, host,"
@@ -132,6 +131,12 @@ def split_tags(tags: str) -> list[str]:
     return list(dict.fromkeys(t.strip() for t in tags.split(",") if t.strip()))
 
 
+def published_paths(runtime: Runtime, but: str = "") -> list[str]:
+    """Paths (relative to DOWNLOAD_DIR) other tasks published: no new download may take their folders."""
+    rows = runtime.tasks_reader.connection().execute("SELECT path FROM tasks WHERE path != '' AND hash != ?", (but,))
+    return [path for (path,) in rows]
+
+
 def categories(runtime: Runtime) -> dict[str, str]:
     rows = runtime.tasks_reader.connection().execute("SELECT name, save_path FROM categories ORDER BY name")
     return {name: save_path for name, save_path in rows}
@@ -153,10 +158,6 @@ def parse_hashes(hashes: str) -> list[str]:
 
 
 # --- paths ----------------------------------------------------------------------------------------
-def local_root(runtime: Runtime) -> Path:
-    return runtime.settings.downloads_path.resolve()
-
-
 def public_path(runtime: Runtime, relative: str = "") -> str:
     """The path Sonarr sees for ``DOWNLOAD_DIR/relative`` (QBIT_PUBLIC_SAVE_PATH maps the root)."""
     public = runtime.settings.qbit_public_save_path
@@ -202,34 +203,6 @@ def folder_parts(runtime: Runtime, task: TaskRow) -> list[str]:
     if folder is not None:
         return [p for p in folder.split("/") if p]
     return [task.category] if task.category else []
-
-
-def staging_dir(runtime: Runtime, task_hash: str) -> Path:
-    return local_root(runtime) / STAGING_DIR / task_hash
-
-
-def remove_task_files(runtime: Runtime, task: TaskRow) -> None:
-    """Remove a completed task's file and its release folder; never anything outside DOWNLOAD_DIR."""
-    root = local_root(runtime)
-    shutil.rmtree(staging_dir(runtime, task.hash), ignore_errors=True)
-    if not task.path:
-        return
-    target = (root / task.path).resolve()
-    if not target.is_relative_to(root) or target == root:
-        log.warning("not removing %s for %s: it is outside the download folder %s", target, task.name, root)
-        return
-    folder = target.parent
-    category_dir = (root / task.category).resolve() if task.category else root
-    try:
-        if folder not in (root, category_dir) and folder.is_relative_to(root):
-            shutil.rmtree(folder)
-        else:
-            target.unlink(missing_ok=True)
-        log.info("removed the files of %s (%s)", task.name, task.path)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        log.warning("could not remove the files of %s: %s", task.name, exc)
 
 
 # --- commands -------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import shutil
 import threading
 import time
 from collections.abc import Awaitable
@@ -33,9 +32,10 @@ from ..crawlers.fetch import DEFAULT_USER_AGENT
 from ..crawlers.site_state import drain_events, site_fetcher
 from ..events.types import TaskCompleted, TaskFailed, TaskProgress, TaskStarted
 from ..releases import STRM_MODE, STRM_SUFFIX, naming_of, quality_tag, release_title
+from . import placement
 from . import tasks as task_cmds
 from .cleanup import Cleanup
-from .files import _is_traversal, atomic_finalize, safe_join
+from .files import _is_traversal
 from .hosts import DirectLink, HostError
 from .resolve import EpisodeRef, PlayChallenge, ResolveError, direct_link, find_hosters
 from .strm import strm_content, write_strm
@@ -52,6 +52,7 @@ PROGRESS_INTERVAL = 3.0
 POLL_INTERVAL = 1.0
 DOWNLOAD_SOCKET_TIMEOUT = 30.0
 _QUALITY = re.compile(r"(?<=\.)(?:2160p|1440p|1080p|720p|576p|480p)(?=\.)")
+_EPISODE_TAG = re.compile(r"(?<![A-Za-z0-9])S(\d{1,4})E(\d{1,5})(?![0-9])", re.IGNORECASE)
 
 
 class Cancelled(Exception):
@@ -166,13 +167,7 @@ class DownloadWorker:
 
     def _clean_staging(self) -> None:
         """Remove staging folders left by a crash for tasks that will not run again."""
-        staging = task_cmds.local_root(self.runtime) / task_cmds.STAGING_DIR
-        if not staging.is_dir():
-            return
-        keep = {t.hash for t in task_cmds.runnable_tasks(self.runtime)}
-        for entry in staging.iterdir():
-            if entry.name not in keep:
-                shutil.rmtree(entry, ignore_errors=True)
+        placement.clean_staging(self.runtime, {t.hash for t in task_cmds.runnable_tasks(self.runtime)})
 
     # --- one job -----------------------------------------------------------------------------------
     def _run_job(self, job: Job) -> None:
@@ -187,7 +182,7 @@ class DownloadWorker:
             if not job.cancel.is_set():
                 last = self._record([TaskFailed(hash=task.hash, reason=f"internal error: {type(exc).__name__}: {exc}")])
         finally:
-            shutil.rmtree(task_cmds.staging_dir(self.runtime, task.hash), ignore_errors=True)
+            placement.remove_staging(self.runtime, task.hash)
             if last:
                 self.runtime.task_projector.wait_until(last, 10)
             self.live.pop(task.hash, None)
@@ -203,6 +198,10 @@ class DownloadWorker:
         ref = EpisodeRef(task.site, task.slug, task.season, task.episode, task.language, task.provider)
         timeout = self.settings.provider_direct_link_timeout_seconds
         started = time.monotonic()
+        try:
+            placement.staging_root(self.runtime)
+        except placement.StagingError as exc:
+            return self._fail(job, exc.reason)
         log.info("resolving %s (%s S%02dE%02d %s on %s)", task.name, task.slug, task.season, task.episode,
                  task.language, task.site)
         if task.site == "megakino":  # a download before any crawl must still find this week's domain
@@ -274,8 +273,8 @@ class DownloadWorker:
 
     def _fetch_media(self, job: Job, link: DirectLink) -> DownloadResult:
         task = job.task
-        staging = task_cmds.staging_dir(self.runtime, task.hash)
-        shutil.rmtree(staging, ignore_errors=True)
+        placement.remove_staging(self.runtime, task.hash)
+        staging = placement.staging_dir(self.runtime, task.hash)
         last_event = [time.monotonic()]
 
         def progress(downloaded: int, total: int | None, speed: float) -> None:
@@ -301,13 +300,10 @@ class DownloadWorker:
         task = job.task
         if job.cancel.is_set():
             raise Cancelled()
-        root = task_cmds.local_root(self.runtime)
+        root = placement.local_root(self.runtime)
         name = release_name(self.runtime, task, result.height)
-        parts = [*task_cmds.folder_parts(self.runtime, task), name]
-        folder = safe_join(root, *parts)
-        folder.mkdir(parents=True, exist_ok=True)
-        final = safe_join(folder, f"{name}{result.path.suffix}")
-        atomic_finalize(result.path, final)
+        final = placement.publish(self.runtime, task, task_cmds.folder_parts(self.runtime, task), name, result.path,
+                                  lambda: task_cmds.published_paths(self.runtime, but=task.hash))
         relative = str(final.relative_to(root))
         job.finishing = True
         position = self._record([TaskCompleted(hash=task.hash, path=relative, size=result.size,
@@ -315,7 +311,7 @@ class DownloadWorker:
         log.info("downloaded %s (%d bytes, %s) in %.1f s -> %s", task.name, result.size, result.quality_label,
                  time.monotonic() - started, relative)
         if job.cancel.is_set() and job.delete_files:  # deleted while we were publishing the file
-            shutil.rmtree(folder, ignore_errors=True)
+            placement.remove_published(self.runtime, relative, result.size, task.name, task.category)
         return position
 
     def _complete_strm(self, job: Job, link: DirectLink, started: float) -> int:
@@ -350,7 +346,7 @@ def release_name(runtime: Runtime, task: task_cmds.TaskRow, height: int | None) 
     # A dn that climbs or is absolute (``../x``, ``/x``) would be refused by safe_join after the whole
     # download: build the name anew instead.
     if ((_QUALITY.search(name) or f".{naming.source_tag}." in name) and (group in groups or "" in groups)
-            and not _is_traversal(name)):
+            and not _is_traversal(name) and _names_this_episode(name, task)):
         return with_quality(name, quality_tag(height), naming.source_tag)
     title = task.slug.replace("-", " ")
     is_movie, year = False, None
@@ -360,6 +356,12 @@ def release_name(runtime: Runtime, task: task_cmds.TaskRow, height: int | None) 
             title, is_movie, year = hit.display_title, hit.media_type == "movie", hit.canon_year
     return release_title(title, task.season, task.episode, task.language, task.site, height=height,
                          movie_year=year, is_movie=is_movie, naming=naming)
+
+
+def _names_this_episode(name: str, task: task_cmds.TaskRow) -> bool:
+    """A dn naming another episode (SxxEyy) would mislabel the file: then the name is built anew."""
+    tags = {(int(s), int(e)) for s, e in _EPISODE_TAG.findall(name)}
+    return not tags or tags == {(task.season, task.episode)}
 
 
 def _log_failure(fut: Future[list[int]]) -> None:
