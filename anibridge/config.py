@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .netguard import AddressPolicy
+
 SITES = ("aniworld.to", "s.to", "megakino")
 SITE_ALIASES = {"aniworld": "aniworld.to", "aniworld.to": "aniworld.to", "sto": "s.to", "s.to": "s.to",
                 "serienstream": "s.to", "serienstream.to": "s.to", "serienstream.cx": "s.to",
@@ -139,6 +141,14 @@ class Settings(BaseSettings):
     megakino_titles_refresh_hours: float | None = Field(None, ge=0)
     # Settings of the earlier AniBridge that this one does not read (see anibridge/compat.py)
     _dropped: list[str] = PrivateAttr(default_factory=list)
+    # Hostile providers and hosts: where the downloader may connect, and how much a provider may send.
+    download_allowed_hosts: str = ""
+    provider_max_page_mb: float = Field(16.0, gt=0)
+    provider_fetch_deadline_seconds: float = Field(120.0, gt=0)
+    download_max_size_gb: float = Field(10.0, gt=0)
+    download_min_free_gb: float = Field(1.0, ge=0)
+    download_stall_seconds: float = Field(120.0, gt=0)
+    qbit_max_torrents_per_add: int = Field(100, ge=1)
 
     @classmethod
     def settings_customise_sources(
@@ -252,6 +262,10 @@ class Settings(BaseSettings):
     def _test_slug(cls, v: str) -> str:
         if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,199}", v) or ".." in v:
             raise ValueError("must be lowercase letters, digits, '.', '_' and '-'")
+    @field_validator("download_allowed_hosts")
+    @classmethod
+    def _allowed_hosts(cls, v: str) -> str:
+        AddressPolicy.parse(v)  # raises ValueError naming the bad entry
         return v
 
     @model_validator(mode="after")
@@ -303,6 +317,10 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+    @property
+    def address_policy(self) -> AddressPolicy:
+        return AddressPolicy.parse(self.download_allowed_hosts)
 
     def base_url(self, site: str) -> str:
         return {"aniworld.to": self.aniworld_base_url, "s.to": self.sto_base_url,

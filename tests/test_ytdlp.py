@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import shutil
@@ -21,13 +22,18 @@ from fastapi.responses import Response, StreamingResponse
 
 from anibridge.downloads.files import atomic_finalize, partial_path, safe_component, safe_join
 from anibridge.downloads.hosts import DirectLink
+from anibridge.downloads import ytdlp
+from anibridge.netguard import AddressPolicy
 from anibridge.downloads.ytdlp import (
     DownloadCancelled,
     DownloadFailed,
-    download,
     read_video_track,
     release_quality,
 )
+
+# The test media server listens on loopback, which the download guard refuses unless allowed.
+LOOPBACK = AddressPolicy.parse("127.0.0.1")
+download = functools.partial(ytdlp.download, policy=LOOPBACK)
 
 REPO = Path(__file__).resolve().parent.parent
 # The dev world ships a ~2 s 1280x720 MP4 and a two-segment HLS playlist; tests/data is the fallback.
@@ -225,11 +231,12 @@ _HLS_CHILD = """
 import json, sys, threading
 from pathlib import Path
 from anibridge.downloads.hosts import DirectLink
+from anibridge.netguard import AddressPolicy
 from anibridge.downloads.ytdlp import download
 link = DirectLink(url=sys.argv[1], kind="hls", headers={}, host="generic")
 seen = []
 r = download(link, Path(sys.argv[2]), "Show.S01E01", progress=lambda d, t, s: seen.append(d),
-             cancel=threading.Event(), timeout=10)
+             cancel=threading.Event(), timeout=10, policy=AddressPolicy.parse("127.0.0.1"))
 print(json.dumps({"path": str(r.path), "size": r.size, "height": r.height, "progress": seen}))
 """
 

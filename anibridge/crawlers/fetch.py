@@ -26,12 +26,16 @@ from urllib.parse import urljoin
 
 import httpx
 
+from ..netguard import BlockedAddress
+
 log = logging.getLogger("anibridge.fetch")
 
 DEFAULT_USER_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0 AniBridge/0.1"
 )
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_PAGE_BYTES = 16 * 1024 * 1024  # PROVIDER_MAX_PAGE_MB
+FETCH_DEADLINE_S = 120.0  # PROVIDER_FETCH_DEADLINE_SECONDS
 _CHALLENGE_MARKERS = ("just a moment", "cf-turnstile", "challenge-platform", "cf-chl-")
 _DDOS_GUARD_MARKERS = ("ddos-guard", "ddos guard", "/.well-known/ddos-guard/")
 # what s.to's play URL (/r?t=...) answers with HTTP 200 instead of redirecting to the host
@@ -105,6 +109,9 @@ class Fetcher:
         headers: dict[str, str] | None = None,
         fallback_base_urls: Sequence[str] = (),
         gate: Callable[[str], str | None] | None = None,
+        max_bytes: int = MAX_PAGE_BYTES,
+        deadline: float = FETCH_DEADLINE_S,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         """``gate``: given a page's text, the path that opens the site's token gate when the page is that
         gate (the cookie it sets is kept and the page fetched again), else None."""
@@ -125,6 +132,9 @@ class Fetcher:
         self.backoff_cap = backoff_cap
         self.challenge_backoff_base = challenge_backoff_base
         self.retry_after_max = retry_after_max
+        self.max_bytes = max_bytes  # decompressed: a gzip bomb or an endless page fails at this size
+        self.deadline = deadline  # per attempt, however slowly the bytes drip in
+        self._transport = transport
         self._headers = {
             "User-Agent": user_agent,
             "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
@@ -150,6 +160,7 @@ class Fetcher:
             limits=httpx.Limits(max_connections=self.concurrency,
                                 max_keepalive_connections=self.concurrency, keepalive_expiry=30.0),
             follow_redirects=True,
+            transport=self._transport,
         )
         return self
 
@@ -281,13 +292,37 @@ class Fetcher:
             await self._wait_site_pause()  # a pause may have begun while we queued
             self.requests += 1
             try:
-                response = await self._client.get(url, follow_redirects=follow_redirects)
+                async with asyncio.timeout(self.deadline):
+                    response = await self._read(url, follow_redirects)
+            except TimeoutError as exc:
+                raise _Retry(f"no complete answer within {self.deadline:g} s") from exc
             except httpx.TimeoutException as exc:
                 raise _Retry(self._timeout_reason(exc), unreachable=isinstance(exc, httpx.ConnectTimeout)) from exc
             except httpx.TransportError as exc:
                 raise _Retry(_transport_reason(exc), unreachable=isinstance(exc, httpx.ConnectError)) from exc
+            except BlockedAddress as exc:
+                self.failures += 1
+                raise FetchError(url, exc.reason) from None
         self.bytes += len(response.content)
         return self._check(url, response)
+
+    async def _read(self, url: str, follow_redirects: bool) -> httpx.Response:
+        """The response with its body read, at most ``max_bytes`` after decompression."""
+        assert self._client is not None
+        async with self._client.stream("GET", url, follow_redirects=follow_redirects) as response:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self.max_bytes:
+                    self.failures += 1
+                    raise FetchError(url, f"answer larger than {self.max_bytes // (1024 * 1024)} MiB"
+                                     " (PROVIDER_MAX_PAGE_MB); not reading more")
+                chunks.append(chunk)
+        # The body as read (decoded); the headers still name the transfer encoding, which is done.
+        return httpx.Response(response.status_code, headers=_plain_headers(response.headers),
+                              content=b"".join(chunks), request=response.request,
+                              extensions=response.extensions)
 
     def _check(self, url: str, response: httpx.Response) -> httpx.Response:
         status = response.status_code
@@ -319,6 +354,10 @@ class Fetcher:
         if isinstance(exc, httpx.PoolTimeout):
             return "timed out waiting for a free connection"
         return f"timed out after {self.read_timeout:g} s"
+
+
+def _plain_headers(headers: httpx.Headers) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in headers.multi_items() if k.lower() not in ("content-encoding", "content-length")]
 
 
 def _transport_reason(exc: httpx.TransportError) -> str:

@@ -64,8 +64,10 @@ class RunningWorld:
 
     def env(self) -> dict[str, str]:
         """Settings that point AniBridge at this world (Megakino by its domain candidates, as a user would)."""
+        # The world's video hosts are on loopback, which the download guard refuses unless allowed.
         return {"ANIWORLD_BASE_URL": self.aniworld, "STO_BASE_URL": self.sto,
-                "MEGAKINO_DOMAIN_CANDIDATES": ",".join(self.megakino_candidates), "SKYHOOK_BASE_URL": self.skyhook}
+                "MEGAKINO_DOMAIN_CANDIDATES": ",".join(self.megakino_candidates), "SKYHOOK_BASE_URL": self.skyhook,
+                "DOWNLOAD_ALLOWED_HOSTS": "127.0.0.1"}
 
     def set_faults(self, rules: list[dict[str, Any]], append: bool = False) -> None:
         self.app.faults.set(rules, append=append)

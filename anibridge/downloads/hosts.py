@@ -26,6 +26,8 @@ import httpx
 from parsel import Selector
 from yt_dlp.aes import aes_gcm_decrypt_and_verify_bytes
 
+from ..netguard import BlockedAddress
+
 Kind = Literal["mp4", "hls"]
 MAX_PAGE_BYTES = 4 * 1024 * 1024
 _MEDIA_TYPES = ("video/", "application/vnd.apple.mpegurl", "application/x-mpegurl", "audio/mpegurl")
@@ -417,10 +419,10 @@ async def _resolve_doodstream(client: httpx.AsyncClient, page: EmbedPage) -> Dir
     found = extract_doodstream_pass(page.html, page.url)
     if found is None:
         return None
-    resp = await client.get(found.url, headers={"Referer": page.url}, follow_redirects=True)
-    if resp.status_code != 200:
-        raise HostError("Doodstream", f"pass_md5 answered {resp.status_code}")
-    base = resp.text.strip()
+    async with client.stream("GET", found.url, headers={"Referer": page.url}, follow_redirects=True) as resp:
+        if resp.status_code != 200:
+            raise HostError("Doodstream", f"pass_md5 answered {resp.status_code}")
+        base = (await read_capped(resp, "Doodstream", 64 * 1024)).decode("utf-8", errors="replace").strip()
     if not _is_http_url(base):
         raise HostError("Doodstream", "pass_md5 answered no usable URL")
     url = doodstream_final_url(base, found.token)
@@ -443,6 +445,16 @@ RESOLVERS: dict[str, tuple[str, Resolver]] = {
 }
 
 
+async def read_capped(resp: httpx.Response, host: str, limit: int = MAX_PAGE_BYTES) -> bytes:
+    """A host's answer body, decompressed, refused beyond ``limit`` bytes (gzip bombs, endless pages)."""
+    body = bytearray()
+    async for chunk in resp.aiter_bytes():
+        body += chunk
+        if len(body) > limit:
+            raise HostError(host, f"answer of {urlsplit(str(resp.url)).netloc} is larger than {limit // 1024} KiB")
+    return bytes(body)
+
+
 async def fetch_page(client: httpx.AsyncClient, url: str, host: str,
                      headers: dict[str, str] | None = None) -> EmbedPage | DirectLink:
     """The embed page, or a DirectLink when the URL (after redirects) already serves media."""
@@ -454,12 +466,7 @@ async def fetch_page(client: httpx.AsyncClient, url: str, host: str,
         if mime.startswith(_MEDIA_TYPES):
             final = str(resp.url)
             return DirectLink(url=final, kind=_kind_of(final, mime), headers={}, host=host)
-        body = bytearray()
-        async for chunk in resp.aiter_bytes():
-            body += chunk
-            if len(body) > MAX_PAGE_BYTES:
-                raise HostError(host, "embed page is too large")
-        text = body.decode(resp.encoding or "utf-8", errors="replace")
+        text = (await read_capped(resp, host)).decode(resp.encoding or "utf-8", errors="replace")
         return EmbedPage(url=str(resp.url), html=text, user_agent=resp.request.headers.get("User-Agent"))
 
 
@@ -490,6 +497,8 @@ async def resolve_direct_link(
     try:
         async with asyncio.timeout(timeout):
             return await _resolve(client, embed_url, name, resolver)
+    except BlockedAddress as exc:
+        raise HostError(name, exc.reason) from None
     except TimeoutError:
         raise HostError(name, f"timed out after {timeout:g} s") from None
     except httpx.TimeoutException:

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import shutil
 import threading
 import time
 from collections.abc import Awaitable
@@ -25,12 +26,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 import apsw
-import httpx
 
 from ..config import SITES
 from ..crawlers.fetch import DEFAULT_USER_AGENT
 from ..crawlers.site_state import drain_events, site_fetcher
 from ..events.types import TaskCompleted, TaskFailed, TaskProgress, TaskStarted
+from ..netguard import GuardedTransport, guarded_client
 from ..releases import STRM_MODE, STRM_SUFFIX, naming_of, quality_tag, release_title
 from . import placement
 from . import tasks as task_cmds
@@ -39,7 +40,7 @@ from .files import _is_traversal
 from .hosts import DirectLink, HostError
 from .resolve import EpisodeRef, PlayChallenge, ResolveError, direct_link, find_hosters
 from .strm import strm_content, write_strm
-from .ytdlp import DownloadCancelled, DownloadFailed, DownloadResult, download
+from .ytdlp import DownloadCancelled, DownloadFailed, DownloadLimits, DownloadResult, download
 
 if TYPE_CHECKING:
     from ..events.registry import Event
@@ -202,20 +203,27 @@ class DownloadWorker:
             placement.staging_root(self.runtime)
         except placement.StagingError as exc:
             return self._fail(job, exc.reason)
+        if (low := self._low_disk()) is not None:
+            return self._fail(job, low)
         log.info("resolving %s (%s S%02dE%02d %s on %s)", task.name, task.slug, task.season, task.episode,
                  task.language, task.site)
         if task.site == "megakino":  # a download before any crawl must still find this week's domain
             self.runtime.megakino.ensure_checked()
         with _Loop() as loop:
+            # The configured base URLs are the user's choice; every URL the provider hands out is checked.
+            page_deadline = min(max(timeout, 10.0), self.settings.provider_fetch_deadline_seconds)
             fetcher = site_fetcher(self.settings, task.site, self._catalog_conn(), concurrency=2,
                                    max_retries=self.settings.provider_redirect_retries,
-                                   read_timeout=max(timeout, 10.0))
-            client = httpx.AsyncClient(headers={"User-Agent": DEFAULT_USER_AGENT}, follow_redirects=True,
-                                       timeout=httpx.Timeout(timeout))
+                                   read_timeout=page_deadline, deadline=page_deadline,
+                                   max_bytes=self._max_page_bytes(),
+                                   transport=GuardedTransport(self.settings.address_policy,
+                                                              exempt_urls=self.settings.base_urls(task.site)))
+            client = guarded_client(self.settings.address_policy, timeout, {"User-Agent": DEFAULT_USER_AGENT})
             loop.run(fetcher.__aenter__(), job)
             try:
                 try:
-                    links = loop.run(find_hosters(fetcher, ref, self.runtime.catalog, self.settings.hosts), job)
+                    links = loop.run(_within(4 * page_deadline, find_hosters(
+                        fetcher, ref, self.runtime.catalog, self.settings.hosts)), job)
                     log.debug("%s: %d hoster link(s) after %.2f s", task.name, len(links), time.monotonic() - started)
                 except ResolveError as exc:
                     return self._fail(job, exc.reason)
@@ -264,6 +272,22 @@ class DownloadWorker:
         except Exception:
             return None
 
+    def _max_page_bytes(self) -> int:
+        return int(self.settings.provider_max_page_mb * 1024 * 1024)
+
+    def _low_disk(self) -> str | None:
+        """Why no new download may start for lack of space (DOWNLOAD_MIN_FREE_GB), or None."""
+        floor = int(self.settings.download_min_free_gb * 1024**3)
+        try:
+            free = shutil.disk_usage(placement.local_root(self.runtime)).free
+        except OSError:
+            return None
+        if free >= floor:
+            return None
+        mib = 1024 * 1024
+        return (f"not starting: only {free // mib} MiB free in the download folder, and DOWNLOAD_MIN_FREE_GB keeps"
+                f" {floor // mib} MiB free; make room and resume the torrent")
+
     def _fail(self, job: Job, reason: str) -> int:
         if job.cancel.is_set():
             raise Cancelled()
@@ -289,10 +313,15 @@ class DownloadWorker:
                                                                 total=live.total, speed=speed)])
                 fut.add_done_callback(_log_failure)
 
+        settings = self.settings
+        limits = DownloadLimits(max_bytes=int(settings.download_max_size_gb * 1024**3),
+                                stall_seconds=settings.download_stall_seconds,
+                                min_free_bytes=int(settings.download_min_free_gb * 1024**3))
         try:
             return download(link, staging, "video", progress=progress, cancel=job.cancel,
-                            timeout=max(DOWNLOAD_SOCKET_TIMEOUT, self.settings.provider_direct_link_timeout_seconds),
-                            rate_limit=self.settings.download_rate_limit_bytes_per_sec)
+                            timeout=max(DOWNLOAD_SOCKET_TIMEOUT, settings.provider_direct_link_timeout_seconds),
+                            rate_limit=settings.download_rate_limit_bytes_per_sec,
+                            policy=settings.address_policy, limits=limits)
         except DownloadCancelled:
             raise Cancelled() from None
 
@@ -368,6 +397,15 @@ def _log_failure(fut: Future[list[int]]) -> None:
     exc = fut.exception()
     if exc is not None:
         log.warning("could not record download progress: %s", exc)
+
+
+async def _within(seconds: float, coro: Awaitable[T]) -> T:
+    """``coro``, or ResolveError once ``seconds`` have passed, however slowly its bytes arrive."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await coro
+    except TimeoutError:
+        raise ResolveError(f"the episode page did not arrive within {seconds:g} s") from None
 
 
 class _Loop:

@@ -18,16 +18,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import yt_dlp
 from yt_dlp.utils import YoutubeDLError
 
 from anibridge.downloads.files import atomic_finalize, safe_component
 from anibridge.downloads.hosts import DirectLink
+from anibridge.downloads.ytdlp_net import DownloadStopped, DownloadWatch, GuardedYoutubeDL
+from anibridge.netguard import AddressPolicy, BlockedAddress
 
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int | None, float], None]
 _TS_SYNC = 0x47
+# Only protocols whose every byte passes through our guarded request handler: no external program
+# (ffmpeg, rtmpdump) ever fetches a provider-supplied URL.
+_SAFE = "[protocol~='^(https?|m3u8_native)$']"
+
+
+@dataclass(slots=True, frozen=True)
+class DownloadLimits:
+    """Caps for one download (settings DOWNLOAD_MAX_SIZE_GB, DOWNLOAD_STALL_SECONDS, DOWNLOAD_MIN_FREE_GB)."""
+
+    max_bytes: int = 10 * 1024**3
+    stall_seconds: float = 120.0
+    min_free_bytes: int = 1024**3
 
 
 class DownloadCancelled(Exception):
@@ -90,11 +103,13 @@ def _ydl_options(
         "ratelimit": rate_limit or None,
         "outtmpl": {"default": template},
         "http_headers": dict(link.headers),
-        "format": "best/bestvideo+bestaudio",
+        "format": f"best{_SAFE}/bestvideo{_SAFE}+bestaudio{_SAFE}",
         # The link is already resolved: a host-specific yt-dlp extractor would re-scrape a media URL.
         "force_generic_extractor": True,
-        "external_downloader": {"m3u8": "native"},
+        "external_downloader": {"default": "native", "m3u8": "native"},
         "hls_prefer_native": True,
+        # Should yt-dlp still hand a stream to ffmpeg, ffmpeg may read local files only.
+        "external_downloader_args": {"ffmpeg_i": ["-protocol_whitelist", "file,crypto,data"]},
         "fixup": "detect_or_warn" if ffmpeg else "never",
         "noprogress": True,
         "quiet": True,
@@ -121,9 +136,18 @@ def download(
     cancel: threading.Event,
     timeout: float,
     rate_limit: int = 0,
+    policy: AddressPolicy | None = None,
+    limits: DownloadLimits | None = None,
 ) -> DownloadResult:
-    """Download ``link`` to ``dest_dir/<base_name>.<ext>``; raises DownloadCancelled or DownloadFailed."""
+    """Download ``link`` to ``dest_dir/<base_name>.<ext>``; raises DownloadCancelled or DownloadFailed.
+
+    Every connection yt-dlp opens passes ``policy`` (default: public addresses only) and is watched
+    against ``limits``.
+    """
     dest_dir.mkdir(parents=True, exist_ok=True)
+    limits = limits or DownloadLimits()
+    watch = DownloadWatch(cancel=cancel, max_bytes=limits.max_bytes, stall_seconds=limits.stall_seconds,
+                          folder=dest_dir, min_free_bytes=limits.min_free_bytes)
     stem = safe_component(base_name)
     prefix = f".{stem}.{secrets.token_hex(4)}"
     ffmpeg = shutil.which("ffmpeg") is not None
@@ -144,7 +168,8 @@ def download(
             raise DownloadCancelled(f"download of {stem} was cancelled")
         # '%' in a title would otherwise be read as a yt-dlp template field.
         template = str(dest_dir / prefix).replace("%", "%%") + ".%(ext)s"
-        with yt_dlp.YoutubeDL(_ydl_options(link, template, hook, timeout, ffmpeg, rate_limit)) as ydl:
+        options = _ydl_options(link, template, hook, timeout, ffmpeg, rate_limit)
+        with GuardedYoutubeDL(options, policy=policy or AddressPolicy(), watch=watch) as ydl:
             info = ydl.extract_info(link.url, download=True, ie_key="Generic")
         tmp = _downloaded_file(info, dest_dir, prefix)
         final = dest_dir / f"{stem}.{_final_ext(tmp, link)}"
@@ -152,11 +177,11 @@ def download(
     except DownloadCancelled:
         _remove_partials(dest_dir, prefix)
         raise
-    except YoutubeDLError as exc:
+    except (YoutubeDLError, DownloadStopped) as exc:
         _remove_partials(dest_dir, prefix)
         if cancel.is_set():
             raise DownloadCancelled(f"download of {stem} was cancelled") from exc
-        raise DownloadFailed(_plain(exc)) from exc
+        raise DownloadFailed(watch.reason or _refusal(exc) or _plain(exc)) from exc
     except OSError as exc:
         _remove_partials(dest_dir, prefix)
         raise DownloadFailed(f"could not write to {dest_dir}: {exc.strerror or exc}") from exc
@@ -205,7 +230,20 @@ def _remove_partials(dest_dir: Path, prefix: str) -> None:
             log.warning("could not remove partial file %s: %s", leftover, exc)
 
 
-def _plain(exc: YoutubeDLError) -> str:
+def _refusal(exc: BaseException) -> str | None:
+    """The address guard's own words when a refused connection is what failed the download."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        for candidate in (current, getattr(current, "reason", None), getattr(current, "exc_info", (None,) * 2)[1]):
+            if isinstance(candidate, BlockedAddress):
+                return candidate.reason
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _plain(exc: BaseException) -> str:
     text = str(exc).removeprefix("ERROR: ").strip()
     return text or type(exc).__name__
 
