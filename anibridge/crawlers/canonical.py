@@ -111,7 +111,9 @@ async def run_canonical(runner: StageRunner, site: str, progress: ProgressFn | N
     async with SkyHookClient(settings.skyhook_base_url, settings.cache_dir / "skyhook",
                              concurrency=settings.crawl_concurrency,
                              show_ttl=settings.specials_metadata_cache_ttl_minutes * 60.0,
-                             read_timeout=settings.specials_metadata_timeout_seconds) as sky:
+                             read_timeout=settings.specials_metadata_timeout_seconds,
+                             max_bytes=int(settings.provider_max_page_mb * 1024 * 1024),
+                             deadline=settings.provider_fetch_deadline_seconds) as sky:
         pruned = await sky.prune_cache()
         if pruned:
             log.info("%s: dropped %d expired SkyHook cache entries", site, pruned)
@@ -188,8 +190,10 @@ async def _pipeline(runner: StageRunner, site: str, sky: SkyHookClient, now: flo
             try:
                 outcome = await _decide(site, item, sky, runner.settings)
             except SkyHookUnavailable as exc:
-                outcome = _Outcome([CanonicalFailed(site=site, slug=item.slug, reason=exc.reason,
-                                                    retry_at=time.time() + RETRY_AFTER_S)], "failed", exc.reason)
+                outcome = _failed(site, item.slug, exc.reason)
+            except Exception as exc:  # one title's surprise must never stop the workers (the stage would hang)
+                log.exception("%s/%s: canonical mapping failed", site, item.slug)
+                outcome = _failed(site, item.slug, f"internal error: {type(exc).__name__}: {exc}"[:300])
             await results.put(outcome)
 
     async def consume() -> None:
@@ -232,6 +236,11 @@ async def _pipeline(runner: StageRunner, site: str, sky: SkyHookClient, now: flo
         for t in (producer, *worker_tasks, closer):
             t.cancel()
         await asyncio.gather(producer, *worker_tasks, closer, return_exceptions=True)
+
+
+def _failed(site: str, slug: str, reason: str) -> _Outcome:
+    return _Outcome([CanonicalFailed(site=site, slug=slug, reason=reason, retry_at=time.time() + RETRY_AFTER_S)],
+                    "failed", reason)
 
 
 def _specials(settings: Settings) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import orjson
 
-from .fetch import Fetcher, FetchError, NotFound
+from .fetch import FETCH_DEADLINE_S, MAX_PAGE_BYTES, Fetcher, FetchError, NotFound
 
 CACHE_TTL_S = 7 * 24 * 3600.0  # searches: which shows exist under a name changes slowly
 SHOW_TTL_S = 24 * 3600.0  # a show's episode list grows while it airs
@@ -76,40 +76,69 @@ class Show:
         return eps
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
+class SkyHookBadAnswer(SkyHookUnavailable):
+    """SkyHook answered, but not in the shape its API has (wrong field types, missing ids)."""
+
+
+MAX_TEXT = 500
+MAX_ALIASES = 200
+MAX_EPISODES = 20_000
+
+
+def _int(value: Any, low: int = 0, high: int = 2**31 - 1) -> int | None:
+    """An integer field in ``low..high`` (JSON numbers or digit strings); None for anything else."""
+    if isinstance(value, bool):
         return None
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 10:
+        value = int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value if isinstance(value, int) and low <= value <= high else None
+
+
+def _text(value: Any) -> str:
+    return value.strip()[:MAX_TEXT] if isinstance(value, str) else ""
 
 
 def parse_summary(doc: dict[str, Any]) -> ShowSummary | None:
-    tvdb = _int(doc.get("tvdbId"))
-    title = str(doc.get("title") or "").strip()
+    tvdb = _int(doc.get("tvdbId"), 1)
+    title = _text(doc.get("title"))
     if not tvdb or not title:
         return None
     alts: list[str] = []
-    for alt in doc.get("alternateTitles") or []:
-        name = alt.get("title") if isinstance(alt, dict) else alt
-        if isinstance(name, str) and name.strip():
-            alts.append(name.strip())
+    raw_alts = doc.get("alternateTitles")
+    for alt in (raw_alts if isinstance(raw_alts, list) else [])[:MAX_ALIASES]:
+        name = _text(alt.get("title") if isinstance(alt, dict) else alt)
+        if name:
+            alts.append(name)
     imdb = doc.get("imdbId")
-    return ShowSummary(tvdb_id=tvdb, title=title, year=_int(doc.get("year")) or None,
-                       imdb_id=imdb if isinstance(imdb, str) and imdb else None,
+    return ShowSummary(tvdb_id=tvdb, title=title, year=_int(doc.get("year"), 1800, 2300),
+                       imdb_id=imdb if isinstance(imdb, str) and 0 < len(imdb) <= 20 else None,
                        alternate_titles=tuple(dict.fromkeys(alts)))
 
 
 def parse_show(doc: dict[str, Any]) -> Show | None:
+    """The show, or None when the document is none; SkyHookBadAnswer when its fields have wrong types."""
     summary = parse_summary(doc)
     if summary is None:
-        return None
+        raise SkyHookBadAnswer(f"SkyHook answered a show without a valid tvdbId and title"
+                               f" (tvdbId={str(doc.get('tvdbId'))[:40]!r})")
+    raw = doc.get("episodes")
+    if raw is not None and not isinstance(raw, list):
+        raise SkyHookBadAnswer(f"SkyHook answered show {summary.tvdb_id} with episodes of type"
+                               f" {type(raw).__name__}, not a list")
     episodes = []
-    for ep in doc.get("episodes") or []:
-        season, number = _int(ep.get("seasonNumber")), _int(ep.get("episodeNumber"))
-        if season is None or number is None or season < 0 or number < 1:
+    for ep in (raw or [])[:MAX_EPISODES]:
+        if not isinstance(ep, dict):
             continue
-        episodes.append(ShowEpisode(season, number, _int(ep.get("absoluteEpisodeNumber")),
-                                    str(ep.get("title") or "")))
+        season, number = _int(ep.get("seasonNumber"), 0, 10_000), _int(ep.get("episodeNumber"), 1, 100_000)
+        if season is None or number is None:
+            continue
+        episodes.append(ShowEpisode(season, number, _int(ep.get("absoluteEpisodeNumber"), 1, 100_000),
+                                    _text(ep.get("title"))))
+    if raw and not episodes:
+        raise SkyHookBadAnswer(f"SkyHook answered show {summary.tvdb_id} with {len(raw)} episodes, none of them"
+                               " with valid season and episode numbers")
     return Show(summary, tuple(episodes))
 
 
@@ -149,6 +178,9 @@ class DiskCache:
         except OSError:
             pass  # a cache that cannot be written only costs a request next time
 
+    def drop(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
     def prune(self) -> int:
         """Delete entries older than the TTL (and stray temp files); returns how many went."""
         removed = 0
@@ -173,10 +205,12 @@ class SkyHookClient:
 
     def __init__(self, base_url: str, cache_dir: Path | None, *, concurrency: int = 4,
                  ttl: float = CACHE_TTL_S, max_retries: int = 2, fetcher: Fetcher | None = None,
-                 show_ttl: float = SHOW_TTL_S, read_timeout: float = 30.0) -> None:
+                 show_ttl: float = SHOW_TTL_S, read_timeout: float = 30.0, max_bytes: int = MAX_PAGE_BYTES,
+                 deadline: float = FETCH_DEADLINE_S) -> None:
         self.fetcher = fetcher or Fetcher(base_url, concurrency=concurrency, max_retries=max_retries,
                                           backoff_cap=5.0, retry_after_max=10.0, read_timeout=read_timeout,
-                                          headers={"Accept": "application/json"})
+                                          headers={"Accept": "application/json"}, max_bytes=max_bytes,
+                                          deadline=deadline)
         self.show_ttl = show_ttl  # SPECIALS_METADATA_CACHE_TTL_MINUTES: how long a show's episode list is reused
         self.cache = DiskCache(cache_dir, ttl) if cache_dir is not None else None
         self._consecutive_failures = 0
@@ -198,15 +232,38 @@ class SkyHookClient:
         return out
 
     async def search(self, term: str) -> list[ShowSummary]:
-        data = await self._get_json(f"/v1/tvdb/search/en/?term={quote(term, safe='')}")
-        if not isinstance(data, list):
+        path = f"/v1/tvdb/search/en/?term={quote(term, safe='')}"
+        data = await self._get_json(path)
+        if data is None:
             return []
-        return [s for doc in data if isinstance(doc, dict) and (s := parse_summary(doc)) is not None]
+        if not isinstance(data, list):
+            self._forget(path)
+            raise SkyHookBadAnswer(f"SkyHook answered a search with {type(data).__name__}, not a list")
+        found = [s for doc in data if isinstance(doc, dict) and (s := parse_summary(doc)) is not None]
+        if data and not found:
+            self._forget(path)
+            raise SkyHookBadAnswer(f"SkyHook answered a search with {len(data)} results, none with a valid"
+                                   " tvdbId and title")
+        return found
 
     async def show(self, tvdb_id: int) -> Show | None:
-        """The show with its episodes; None when SkyHook does not know the id."""
-        data = await self._get_json(f"/v1/tvdb/shows/en/{int(tvdb_id)}", self.show_ttl)
-        return parse_show(data) if isinstance(data, dict) else None
+        """The show with its episodes; None when SkyHook does not know the id; SkyHookBadAnswer when the
+        answer has the wrong shape (the title fails and is retried later, nothing hangs)."""
+        path = f"/v1/tvdb/shows/en/{int(tvdb_id)}"
+        data = await self._get_json(path, self.show_ttl)
+        if data is None:
+            return None
+        try:
+            if not isinstance(data, dict):
+                raise SkyHookBadAnswer(f"SkyHook answered show {tvdb_id} with {type(data).__name__}, not an object")
+            return parse_show(data)
+        except SkyHookBadAnswer:
+            self._forget(path)
+            raise
+
+    def _forget(self, path: str) -> None:
+        if self.cache is not None:
+            self.cache.drop(self.fetcher.url_for(path))
 
     async def prune_cache(self) -> int:
         return 0 if self.cache is None else await asyncio.to_thread(self.cache.prune)

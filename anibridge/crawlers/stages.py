@@ -93,7 +93,9 @@ class StageRunner:
         self.projector = projector
         self.queries = queries
         self._fetcher_factory = fetcher_factory or (
-            lambda site: site_fetcher(settings, site, queries.conn(), concurrency=settings.crawl_concurrency))
+            lambda site: site_fetcher(settings, site, queries.conn(), concurrency=settings.crawl_concurrency,
+                                      max_bytes=int(settings.provider_max_page_mb * 1024 * 1024),
+                                      deadline=settings.provider_fetch_deadline_seconds))
 
     async def _append(self, events: list[Event]) -> None:
         if events:

@@ -118,6 +118,7 @@ def _ydl_options(
         "progress_hooks": [hook],
         "retries": 3,
         "fragment_retries": 3,
+        "skip_unavailable_fragments": False,  # a missing segment fails the download, not a file with a gap
         "socket_timeout": timeout,
         "noplaylist": True,
         "continuedl": False,

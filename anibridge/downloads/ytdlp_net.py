@@ -22,7 +22,7 @@ from typing import Any
 import yt_dlp
 from yt_dlp.networking._urllib import HTTPHandler, UrllibRH
 
-from ..netguard import AddressPolicy
+from ..netguard import AddressPolicy, BlockedAddress
 
 POLL_SECONDS = 0.5
 MIN_RATE = 8 * 1024  # bytes per second a download must average over each stall window
@@ -180,7 +180,12 @@ class GuardedUrllibRH(UrllibRH):
         self.watch.check()
         host, port = address
         error: OSError | None = None
-        for family, kind, proto, _, sockaddr in self.policy.resolve(host, port):
+        try:
+            infos = self.policy.resolve(host, port)
+        except BlockedAddress as exc:
+            self.watch.stop(exc.reason)  # yt-dlp would skip a refused HLS segment; the whole download ends
+            raise
+        for family, kind, proto, _, sockaddr in infos:
             sock = _WatchedSocket(family, kind, proto)
             sock.watch = self.watch
             try:

@@ -274,6 +274,12 @@ def torrents_add(call: Call) -> Response:
         if not call.files:
             log.warning("torrents/add without links (urls is empty)")
         return PlainTextResponse("Fails.")
+    # A bad request as qBittorrent's BadParams (400 with the reason), not a failed add.
+    cap = call.runtime.settings.qbit_max_torrents_per_add
+    if len(urls) > cap:
+        log.warning("torrents/add refused %d links in one request (QBIT_MAX_TORRENTS_PER_ADD is %d)", len(urls), cap)
+        return PlainTextResponse(f"Fails. {len(urls)} links in one request; at most {cap} are accepted"
+                                 " (QBIT_MAX_TORRENTS_PER_ADD)", status_code=400)
     refs: list[tuple[MagnetRef, str]] = []
     problems: list[str] = []
     for url in urls:
