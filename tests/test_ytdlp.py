@@ -20,16 +20,16 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 
+from anibridge.downloads import ytdlp
 from anibridge.downloads.files import atomic_finalize, partial_path, safe_component, safe_join
 from anibridge.downloads.hosts import DirectLink
-from anibridge.downloads import ytdlp
-from anibridge.netguard import AddressPolicy
 from anibridge.downloads.ytdlp import (
     DownloadCancelled,
     DownloadFailed,
     read_video_track,
     release_quality,
 )
+from anibridge.netguard import AddressPolicy
 
 # The test media server listens on loopback, which the download guard refuses unless allowed.
 LOOPBACK = AddressPolicy.parse("127.0.0.1")
