@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,6 +124,70 @@ class AddressPolicy:
         return self.filter(host, infos)
 
 
+# ------------------------------------------------------------------------------------ bounded bodies
+
+ACCEPT_ENCODING = "gzip, deflate"  # what read_limited can decompress in bounded steps
+_STEP = 64 * 1024
+
+
+class TooLarge(Exception):
+    """An answer grew beyond the limit (after decompression)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"answer larger than {limit // (1024 * 1024) or limit // 1024}"
+                         f" {'MiB' if limit >= 1024 * 1024 else 'KiB'}")
+        self.limit = limit
+
+
+class _Inflater:
+    """gzip/deflate decompression that never produces more than ``_STEP`` bytes per call, so a
+    bomb is stopped at the limit instead of inflating a whole network chunk (1 KiB -> 1 MiB) at once."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self._zlib: Any = None
+        self._first = True
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if self.encoding in ("", "identity"):
+            yield data
+            return
+        if self._zlib is None:
+            wbits = 16 + zlib.MAX_WBITS if self.encoding in ("gzip", "x-gzip") else zlib.MAX_WBITS
+            self._zlib = zlib.decompressobj(wbits)
+        while data:
+            try:
+                out = self._zlib.decompress(data, _STEP)
+            except zlib.error:
+                if self._first and self.encoding == "deflate":  # raw deflate without the zlib header
+                    self._zlib, self._first = zlib.decompressobj(-zlib.MAX_WBITS), False
+                    continue
+                raise
+            self._first = False
+            data = self._zlib.unconsumed_tail
+            if self._zlib.eof and self._zlib.unused_data and self.encoding in ("gzip", "x-gzip"):
+                data, self._zlib = self._zlib.unused_data, zlib.decompressobj(16 + zlib.MAX_WBITS)
+            yield out
+
+
+async def read_limited(response: httpx.Response, limit: int) -> bytes:
+    """The body of a streamed response, decompressed step by step, TooLarge beyond ``limit`` bytes."""
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
+        raise httpx.DecodingError(f"answer uses content encoding {encoding!r}, which was not asked for")
+    inflater = _Inflater(encoding)
+    body = bytearray()
+    try:
+        async for raw in response.aiter_raw():
+            for piece in inflater.feed(raw):
+                body += piece
+                if len(body) > limit:
+                    raise TooLarge(limit)
+    except zlib.error as exc:
+        raise httpx.DecodingError(f"answer is not valid {encoding} ({exc})") from exc
+    return bytes(body)
+
+
 # --------------------------------------------------------------------------------------------- httpx
 
 
@@ -186,8 +251,10 @@ def _origin(url: str) -> tuple[str, int]:
 
 def guarded_client(policy: AddressPolicy, timeout: float, headers: dict[str, str]) -> httpx.AsyncClient:
     """The client extractors use for embed pages, host APIs and redirects."""
+    headers = {"Accept-Encoding": ACCEPT_ENCODING, **headers}
     return httpx.AsyncClient(transport=GuardedTransport(policy), headers=headers, follow_redirects=True,
                              timeout=httpx.Timeout(timeout), trust_env=False)
 
 
-__all__ = ["AddressPolicy", "BlockedAddress", "GuardedTransport", "address_kind", "guarded_client"]
+__all__ = ["ACCEPT_ENCODING", "AddressPolicy", "BlockedAddress", "GuardedTransport", "TooLarge", "address_kind",
+           "guarded_client", "read_limited"]

@@ -26,7 +26,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from ..netguard import BlockedAddress
+from ..netguard import ACCEPT_ENCODING, BlockedAddress, TooLarge, read_limited
 
 log = logging.getLogger("anibridge.fetch")
 
@@ -139,6 +139,7 @@ class Fetcher:
             "User-Agent": user_agent,
             "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
             "Accept-Language": "de-DE,de;q=0.9,en;q=0.6",
+            "Accept-Encoding": ACCEPT_ENCODING,
             **(headers or {}),
         }
         self._gate = gate
@@ -303,6 +304,9 @@ class Fetcher:
             except BlockedAddress as exc:
                 self.failures += 1
                 raise FetchError(url, exc.reason) from None
+            except httpx.DecodingError as exc:
+                self.failures += 1
+                raise FetchError(url, str(exc)) from None
         self.bytes += len(response.content)
         return self._check(url, response)
 
@@ -310,18 +314,15 @@ class Fetcher:
         """The response with its body read, at most ``max_bytes`` after decompression."""
         assert self._client is not None
         async with self._client.stream("GET", url, follow_redirects=follow_redirects) as response:
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > self.max_bytes:
-                    self.failures += 1
-                    raise FetchError(url, f"answer larger than {self.max_bytes // (1024 * 1024)} MiB"
-                                     " (PROVIDER_MAX_PAGE_MB); not reading more")
-                chunks.append(chunk)
+            try:
+                content = await read_limited(response, self.max_bytes)
+            except TooLarge:
+                self.failures += 1
+                raise FetchError(url, f"answer larger than {self.max_bytes // (1024 * 1024)} MiB"
+                                 " (PROVIDER_MAX_PAGE_MB); not reading more") from None
         # The body as read (decoded); the headers still name the transfer encoding, which is done.
         return httpx.Response(response.status_code, headers=_plain_headers(response.headers),
-                              content=b"".join(chunks), request=response.request,
+                              content=content, request=response.request,
                               extensions=response.extensions)
 
     def _check(self, url: str, response: httpx.Response) -> httpx.Response:

@@ -60,6 +60,7 @@ RESOURCE_ATTACKS = {
     "zeros-media": "the media is 64 MiB of zeros without a length",
     "bomb-embed": "the embed page is a gzip bomb",
 }
+CRAWL_ATTACK = "the title list (/animes-alphabet) is a gzip bomb (200 MiB of spaces in 200 KiB)"
 
 
 @dataclass
@@ -143,6 +144,9 @@ def _provider_app(state: HostileWorld) -> Starlette:
             return Response(_bomb(200 * MIB), media_type="text/html", headers={"Content-Encoding": "gzip"})
         return HTMLResponse(_episode_page(slug))
 
+    async def title_list(request: Request) -> Response:  # what a crawl of this provider meets first
+        return Response(_bomb(200 * MIB), media_type="text/html", headers={"Content-Encoding": "gzip"})
+
     async def redirect(request: Request) -> Response:
         slug = request.path_params["slug"]
         lan = state.lan
@@ -202,6 +206,7 @@ def _provider_app(state: HostileWorld) -> Starlette:
                              "episodes": [1, 2, 3], "alternateTitles": "not a list"})
 
     return Starlette(routes=[
+        Route("/animes-alphabet", title_list),
         Route("/anime/stream/{slug}/staffel-{season}/episode-{episode}", episode),
         Route("/redirect/{slug}", redirect),
         Route("/e/{slug}", embed),

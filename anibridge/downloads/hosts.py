@@ -26,7 +26,7 @@ import httpx
 from parsel import Selector
 from yt_dlp.aes import aes_gcm_decrypt_and_verify_bytes
 
-from ..netguard import BlockedAddress
+from ..netguard import BlockedAddress, TooLarge, read_limited
 
 Kind = Literal["mp4", "hls"]
 MAX_PAGE_BYTES = 4 * 1024 * 1024
@@ -447,12 +447,11 @@ RESOLVERS: dict[str, tuple[str, Resolver]] = {
 
 async def read_capped(resp: httpx.Response, host: str, limit: int = MAX_PAGE_BYTES) -> bytes:
     """A host's answer body, decompressed, refused beyond ``limit`` bytes (gzip bombs, endless pages)."""
-    body = bytearray()
-    async for chunk in resp.aiter_bytes():
-        body += chunk
-        if len(body) > limit:
-            raise HostError(host, f"answer of {urlsplit(str(resp.url)).netloc} is larger than {limit // 1024} KiB")
-    return bytes(body)
+    try:
+        return await read_limited(resp, limit)
+    except TooLarge:
+        where = urlsplit(str(resp.url)).netloc
+        raise HostError(host, f"answer of {where} is larger than {limit // 1024} KiB") from None
 
 
 async def fetch_page(client: httpx.AsyncClient, url: str, host: str,
