@@ -38,8 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("anibridge.devworld").info("devworld: world ready in %.1f s", time.perf_counter() - started)
     logging.getLogger("anibridge.devworld").info(
         "devworld: ANIWORLD_BASE_URL=%s/aniworld STO_BASE_URL=%s/sto MEGAKINO_DOMAIN_CANDIDATES=%s "
-        "SKYHOOK_BASE_URL=%s/skyhook (hosts %s/hosts, control %s/_world)", base, base,
-        ",".join(f"{base}/mk/{domain}" for domain in MEGAKINO_DOMAINS), base, base, base)
+        "SKYHOOK_BASE_URL=%s/skyhook DOWNLOAD_ALLOWED_HOSTS=%s (hosts %s/hosts, control %s/_world)", base, base,
+        ",".join(f"{base}/mk/{domain}" for domain in MEGAKINO_DOMAINS), base, args.host, base, base)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=2)
 
 
