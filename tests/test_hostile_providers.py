@@ -13,6 +13,7 @@ import ipaddress
 import socket
 import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,14 @@ from test_downloads_e2e import DONE, client_for, wait_state
 
 from anibridge.devworld.hostile import HostileWorld, running_hostile
 from anibridge.devworld.testing import running_world
-from anibridge.netguard import AddressPolicy, BlockedAddress, GuardedTransport, address_kind
+from anibridge.netguard import (
+    AddressPolicy,
+    BlockedAddress,
+    GuardedTransport,
+    TooLarge,
+    address_kind,
+    read_limited,
+)
 from anibridge.releases import build_magnet, info_hash
 from anibridge.testing import Harness, crawl_now, running_anibridge
 
@@ -123,6 +131,26 @@ def test_guarded_transport_checks_each_redirect_hop(hostile: HostileWorld) -> No
 
 
 # --- resource caps ----------------------------------------------------------------------------------
+def test_gzip_bomb_is_inflated_only_up_to_the_cap(hostile: HostileWorld) -> None:
+    """200 MiB of spaces in 200 KiB of gzip: read_limited stops at the cap without ever holding much more."""
+    limit = 4 * 1024 * 1024
+
+    async def go() -> int:
+        async with httpx.AsyncClient(headers={"Accept-Encoding": "gzip"}) as client:
+            url = f"{hostile.base}/anime/stream/bomb-page/staffel-1/episode-1"
+            async with client.stream("GET", url) as response:
+                tracemalloc.start()
+                try:
+                    with pytest.raises(TooLarge):
+                        await read_limited(response, limit)
+                    return tracemalloc.get_traced_memory()[1]
+                finally:
+                    tracemalloc.stop()
+
+    peak = asyncio.run(go())
+    assert peak < 3 * limit, f"{peak / 1024 / 1024:.0f} MiB allocated for a {limit // 1024 // 1024} MiB cap"
+
+
 def test_dripping_endless_and_bombing_pages_fail_their_task(hostile: HostileWorld, anibridge: Harness) -> None:
     started = time.monotonic()
     reasons = add_and_fail(anibridge, ["drip-page", "endless-page", "bomb-page", "bomb-embed"])
