@@ -10,19 +10,39 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from ..crawlers.fetch import ChallengeError, Fetcher, FetchError
+from ..crawlers.fetch import DEFAULT_USER_AGENT, ChallengeError, Fetcher, FetchError
 from ..crawlers.parsers import HosterLink, ParseError, aniworld, megakino, sto
+from ..crawlers.site_state import site_fetcher
+from ..netguard import GuardedTransport, guarded_client
 from .hosts import DirectLink, HostError, resolve_direct_link
 
 if TYPE_CHECKING:
+    import apsw
+
+    from ..config import Settings
     from ..projections.queries import CatalogQueries
 
 log = logging.getLogger("anibridge.resolve")
+
+
+def resolver_fetcher(settings: Settings, site: str, conn: apsw.Connection | None, **options: Any) -> Fetcher:
+    """The site's fetcher for resolving an episode (downloads and STRM links): the configured base URLs
+    are the user's choice and exempt; every other URL the provider hands out (redirects off the site,
+    absolute hoster links) passes the address check of DOWNLOAD_ALLOWED_HOSTS; answers are capped."""
+    transport = GuardedTransport(settings.address_policy, exempt_urls=settings.base_urls(site))
+    options.setdefault("max_bytes", int(settings.provider_max_page_mb * 1024 * 1024))
+    options.setdefault("deadline", settings.provider_fetch_deadline_seconds)
+    return site_fetcher(settings, site, conn, transport=transport, **options)
+
+
+def resolver_client(settings: Settings, timeout: float) -> httpx.AsyncClient:
+    """The client extractors use for embed pages, host APIs and their redirects: every hop checked."""
+    return guarded_client(settings.address_policy, timeout, {"User-Agent": DEFAULT_USER_AGENT})
 
 
 class PlayChallenge(HostError):

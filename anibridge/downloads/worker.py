@@ -28,17 +28,23 @@ from typing import TYPE_CHECKING, TypeVar
 import apsw
 
 from ..config import SITES
-from ..crawlers.fetch import DEFAULT_USER_AGENT
-from ..crawlers.site_state import drain_events, site_fetcher
+from ..crawlers.site_state import drain_events
 from ..events.types import TaskCompleted, TaskFailed, TaskProgress, TaskStarted
-from ..netguard import GuardedTransport, guarded_client
 from ..releases import STRM_MODE, STRM_SUFFIX, naming_of, quality_tag, release_title
 from . import placement
 from . import tasks as task_cmds
 from .cleanup import Cleanup
 from .files import _is_traversal
 from .hosts import DirectLink, HostError
-from .resolve import EpisodeRef, PlayChallenge, ResolveError, direct_link, find_hosters
+from .resolve import (
+    EpisodeRef,
+    PlayChallenge,
+    ResolveError,
+    direct_link,
+    find_hosters,
+    resolver_client,
+    resolver_fetcher,
+)
 from .strm import strm_content, write_strm
 from .ytdlp import DownloadCancelled, DownloadFailed, DownloadLimits, DownloadResult, download
 
@@ -210,15 +216,11 @@ class DownloadWorker:
         if task.site == "megakino":  # a download before any crawl must still find this week's domain
             self.runtime.megakino.ensure_checked()
         with _Loop() as loop:
-            # The configured base URLs are the user's choice; every URL the provider hands out is checked.
             page_deadline = min(max(timeout, 10.0), self.settings.provider_fetch_deadline_seconds)
-            fetcher = site_fetcher(self.settings, task.site, self._catalog_conn(), concurrency=2,
-                                   max_retries=self.settings.provider_redirect_retries,
-                                   read_timeout=page_deadline, deadline=page_deadline,
-                                   max_bytes=self._max_page_bytes(),
-                                   transport=GuardedTransport(self.settings.address_policy,
-                                                              exempt_urls=self.settings.base_urls(task.site)))
-            client = guarded_client(self.settings.address_policy, timeout, {"User-Agent": DEFAULT_USER_AGENT})
+            fetcher = resolver_fetcher(self.settings, task.site, self._catalog_conn(), concurrency=2,
+                                       max_retries=self.settings.provider_redirect_retries,
+                                       read_timeout=page_deadline, deadline=page_deadline)
+            client = resolver_client(self.settings, timeout)
             loop.run(fetcher.__aenter__(), job)
             try:
                 try:

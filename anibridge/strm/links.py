@@ -16,12 +16,8 @@ import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
-import httpx
-
-from ..crawlers.fetch import DEFAULT_USER_AGENT
-from ..crawlers.site_state import site_fetcher
 from ..downloads.hosts import DirectLink, HostError
-from ..downloads.resolve import EpisodeRef, ResolveError, direct_link, find_hosters
+from ..downloads.resolve import EpisodeRef, ResolveError, direct_link, find_hosters, resolver_client, resolver_fetcher
 from .urls import StrmIdentity
 
 if TYPE_CHECKING:
@@ -104,12 +100,10 @@ async def lookup(identity: StrmIdentity, settings: Settings, catalog: CatalogQue
         conn = catalog.conn() if catalog is not None else None
     except Exception:  # no catalogue yet: the configured base URL
         conn = None
-    fetcher = site_fetcher(settings, identity.site, conn, concurrency=2,
-                           max_retries=settings.provider_redirect_retries,
-                           read_timeout=max(settings.provider_redirect_timeout_seconds, 5.0))
-    async with fetcher, \
-            httpx.AsyncClient(headers={"User-Agent": DEFAULT_USER_AGENT}, follow_redirects=True,
-                              timeout=httpx.Timeout(timeout)) as client:
+    fetcher = resolver_fetcher(settings, identity.site, conn, concurrency=2,
+                               max_retries=settings.provider_redirect_retries,
+                               read_timeout=max(settings.provider_redirect_timeout_seconds, 5.0))
+    async with fetcher, resolver_client(settings, timeout) as client:
         links = await find_hosters(fetcher, ref, catalog, settings.hosts)
         failures = []
         for hoster in links:
