@@ -262,6 +262,8 @@ class Settings(BaseSettings):
     def _test_slug(cls, v: str) -> str:
         if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,199}", v) or ".." in v:
             raise ValueError("must be lowercase letters, digits, '.', '_' and '-'")
+        return v
+
     @field_validator("download_allowed_hosts")
     @classmethod
     def _allowed_hosts(cls, v: str) -> str:
