@@ -6,11 +6,13 @@ Skipped when that folder is absent (a checkout without the shared evidence)."""
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -22,8 +24,9 @@ from starlette.routing import Route
 from anibridge.config import load_settings
 from anibridge.crawlers.parsers import megakino
 from anibridge.crawlers.parsers.common import HosterLink
+from anibridge.crawlers.parsers.problems import collecting
 from anibridge.crawlers.site_state import site_fetcher
-from anibridge.crawlers.sites import ADAPTERS
+from anibridge.crawlers.sites import ADAPTERS, check_details
 
 PAGES = Path(__file__).resolve().parents[1] / ".." / "shared" / "real-pages" / "megakino"
 pytestmark = pytest.mark.skipif(not PAGES.is_dir(), reason="../shared/real-pages/megakino is not here")
@@ -124,9 +127,18 @@ def site() -> Iterator[tuple[str, list[str]]]:
     async def serial(request: Request) -> Response:
         return gated(request, page(SERIAL))
 
+    async def damaged_serial(request: Request) -> Response:  # no season in the title, episode 2 without hosters
+        html = re.sub(r'(<select[^>]*id="ep2">).*?(</select>)', r"\1\2", page(SERIAL), flags=re.S)
+        return gated(request, html.replace("I Love LA - 1. Staffel", "I Love LA"))
+
+    async def damaged_film(request: Request) -> Response:  # no year line
+        return gated(request, re.sub(r'<div class="pmovie__year">.*?</div>', "", page(FILM)))
+
     app = Starlette(routes=[Route("/sitemap.xml", index), Route("/sitemap-1.xml", child), Route("/index.php", opener),
                             Route("/films/5920-die-my-love.html", film),
-                            Route("/serials/5881-i-love-la-1-staffel.html", serial)])
+                            Route("/serials/5881-i-love-la-1-staffel.html", serial),
+                            Route("/serials/9-broken.html", damaged_serial),
+                            Route("/films/8-broken.html", damaged_film)])
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
@@ -165,3 +177,26 @@ def test_crawl_steps_open_the_gate_follow_the_index_and_read_every_field(site: t
     assert (serial.title, serial.year) == ("I Love LA", 2025)  # type: ignore[attr-defined]
     assert [(e.season, e.episode, e.hosters) for e in serial.episodes] == [  # type: ignore[attr-defined]
         (1, n, ["VOE", "GXPlayer"]) for n in (1, 2, 3)]
+
+
+def test_what_a_damaged_page_lacks_is_noted_not_dropped(site: tuple[str, list[str]]) -> None:
+    base, _ = site
+    settings = load_settings({"MEGAKINO_BASE_URL": base})
+    adapter = ADAPTERS["megakino"]
+
+    async def read(slug: str, path: str) -> tuple[Any, list[tuple[str, int, str]]]:
+        with collecting() as log:
+            async with site_fetcher(settings, "megakino", None, max_retries=0) as fetcher:
+                details = await adapter.details(fetcher, slug, path, "movie")
+            check_details(details, f"{base}{path}")
+        return details, log.items()
+
+    serial, problems = asyncio.run(read("9-broken", "/serials/9-broken.html"))
+    assert [(e.episode, e.hosters) for e in serial.episodes] == [(1, ["VOE", "GXPlayer"]), (2, []),
+                                                                 (3, ["VOE", "GXPlayer"])]
+    kinds = {kind: count for kind, count, _ in problems}
+    assert kinds == {"Megakino serial pages without a season number (taken as season 1)": 1,
+                     "episodes without a hoster": 1, "episodes without a language": 1}  # a player names both
+    film, problems = asyncio.run(read("8-broken", "/films/8-broken.html"))
+    assert film.year is None and film.episodes[0].hosters == ["VOE", "GXPlayer"]
+    assert [(kind, count) for kind, count, _ in problems] == [("Megakino pages without a year (div.pmovie__year)", 1)]

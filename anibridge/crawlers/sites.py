@@ -130,13 +130,18 @@ class SiteAdapter:
             is_serial = bool(serial) or path.startswith("/serials/") or megakino.is_serial_page(page.text)
         except ParseError as exc:
             raise DetailsError(url, str(exc)) from None
+        if film.year is None:
+            note_problem("Megakino pages without a year (div.pmovie__year)", url)
         if is_serial:  # one season of a show, never one film
+            if not serial:
+                raise DetailsError(url, "serial page lists no episodes (no select#ep<N>)")
+            if megakino.season_of(film.title, slug) is None:
+                note_problem("Megakino serial pages without a season number (taken as season 1)", url)
+            # episodes without a hoster stay: the stage counts them ("episodes without a hoster")
             episodes = [EpisodeInfo(season=e.season, episode=e.episode, title_de=e.title, title_en="",
                                     languages=sorted({x.language for x in e.embeds}),
                                     hosters=list(dict.fromkeys(x.host for x in e.embeds)), path=path)
-                        for e in serial if e.embeds]
-            if not episodes:
-                raise DetailsError(url, "serial page lists no episode with a hoster (select#ep<N> options)")
+                        for e in serial]
             return TitleDetails("", film.year, episodes, film.imdb_id, megakino.series_title(film.title))
         if not film.embeds:
             raise DetailsError(fetcher.url_for(path), "film page has no player")
