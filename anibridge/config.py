@@ -26,7 +26,7 @@ SITE_ALIASES = {"aniworld": "aniworld.to", "aniworld.to": "aniworld.to", "sto": 
 STO_PUBLIC_BASE_URLS = ("https://serienstream.to", "https://s.to", "https://serienstream.cx")
 MEGAKINO_DOMAINS = ("megakino.lol", "megakino8.com", "megakino1.to", "megakino.live", "megakino1.fit",
                     "megakino.cloud", "megakino.cx", "megakino.ms", "megakino.video", "megakino.to")
-HOSTS = ("VOE", "Filemoon", "Streamtape", "Vidmoly", "Doodstream", "LoadX", "Luluvdo", "Vidoza")
+HOSTS = ("VOE", "Filemoon", "Streamtape", "Vidmoly", "Doodstream", "LoadX", "Luluvdo", "Vidoza", "GXPlayer")
 
 
 class ConfigError(Exception):

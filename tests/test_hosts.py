@@ -348,6 +348,14 @@ def _app() -> FastAPI:
         )
         return HTMLResponse(f"<script>{pack(script)}</script>")
 
+    @app.get("/watch")
+    async def gxplayer(v: str) -> HTMLResponse:  # Megakino's GXPlayer: the playlist's parts in the page's JSON
+        return HTMLResponse(f'<script>var player = {{"uid":"u{v}","md5":"a1b2c3","id":"{v}","title":"x"}};</script>')
+
+    @app.get("/m3u8/{uid}/{md5}/master.txt")
+    async def gxplayer_playlist(uid: str, md5: str, id: str, s: str, cache: str) -> Response:
+        return Response(f"#EXTM3U\n# {uid} {md5} {id}\n".encode(), media_type="application/vnd.apple.mpegurl")
+
     @app.get("/e/voe-loop")
     async def voe_loop() -> HTMLResponse:
         return HTMLResponse("<script>window.location.href = '/e/voe-loop2';</script>")
@@ -452,6 +460,15 @@ def test_voe_interstitial_followed_once(server: tuple[str, FastAPI]) -> None:
     link = asyncio.run(_resolve(f"{base}/e/voe-interstitial", "VOE"))
     assert (link.url, link.kind, link.host) == (f"{base}/media/voe/master.m3u8", "hls", "VOE")
     assert link.headers["Referer"] == f"{base}/e/voe-real"
+
+
+def test_gxplayer_page_names_its_playlist(server: tuple[str, FastAPI]) -> None:
+    base, _ = server
+    link = asyncio.run(_resolve(f"{base}/watch?v=Zx81", "GXPlayer"))
+    assert (link.url, link.kind, link.host) == (f"{base}/m3u8/uZx81/a1b2c3/master.txt?s=1&id=Zx81&cache=1", "hls",
+                                                "GXPlayer")
+    assert httpx.get(link.url).text == "#EXTM3U\n# uZx81 a1b2c3 Zx81\n"
+    assert link.headers["Referer"] == f"{base}/watch?v=Zx81"
 
 
 def test_voe_interstitial_loop_ends_with_a_clear_error(server: tuple[str, FastAPI]) -> None:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 import httpx
 from parsel import Selector
@@ -271,6 +271,20 @@ def extract_vidmoly(html: str, page_url: str) -> DirectLink | None:
     return extract_jwplayer(html, page_url, "Vidmoly")
 
 
+_GX_FIELDS = {name: re.compile(rf'"{name}"\s*:\s*"([A-Za-z0-9_.~-]{{1,200}})"') for name in ("uid", "md5", "id")}
+
+
+def extract_gxplayer(html: str, page_url: str) -> DirectLink | None:
+    """GXPlayer (Megakino's own player): the page's ``"uid"``, ``"md5"`` and ``"id"`` name its HLS playlist,
+    ``/m3u8/<uid>/<md5>/master.txt?s=1&id=<id>&cache=1`` on the player's host (a playlist despite .txt)."""
+    found = {name: match.group(1) for name, pattern in _GX_FIELDS.items() if (match := pattern.search(html))}
+    if len(found) < len(_GX_FIELDS):
+        return None
+    query = urlencode({"s": 1, "id": found["id"], "cache": 1})
+    url = urljoin(page_url, f"/m3u8/{quote(found['uid'])}/{quote(found['md5'])}/master.txt?{query}")
+    return DirectLink(url=url, kind="hls", headers={"Referer": page_url}, host="GXPlayer")
+
+
 _ST_ASSIGN = re.compile(
     r"""getElementById\(\s*["'](?P<id>\w+)["']\s*\)\.innerHTML\s*=\s*(["'])(?P<head>(?:(?!\2).)*)\2\s*\+\s*"""
     r"""\(?\s*(["'])(?P<tail>(?:(?!\4).)*)\4\s*\)?(?P<subs>(?:\s*\.substring\(\s*\d+\s*\))*)"""
@@ -441,6 +455,7 @@ RESOLVERS: dict[str, tuple[str, Resolver]] = {
         ("LoadX", _GENERIC),
         ("Luluvdo", _GENERIC),
         ("Vidoza", _GENERIC),
+        ("GXPlayer", _pure(extract_gxplayer)),
     )
 }
 
