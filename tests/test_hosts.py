@@ -534,3 +534,22 @@ def test_unreachable_host_and_bad_scheme() -> None:
         asyncio.run(_resolve(f"http://127.0.0.1:{port}/e/x", "VOE"))
     with pytest.raises(HostError, match="not an http"):
         asyncio.run(_resolve("file:///etc/passwd", "VOE"))
+
+
+# ------------------------------------------------------------------------------- yt-dlp's own extractors
+OUR_HOST_URLS = ("https://voe.sx/e/abc123def456", "https://filemoon.sx/e/ek1ehbbs0ljs", "https://streamtape.com/e/abc",
+                 "https://vidmoly.to/embed-abc.html", "https://dood.to/e/abc", "https://loadx.ws/video/abc",
+                 "https://luluvdo.com/e/abc", "https://vidoza.net/embed-abc.html",
+                 "https://watch.gxplayer.xyz/watch?v=abc")
+
+
+@pytest.mark.parametrize("url", OUR_HOST_URLS)
+def test_ytdlp_has_no_extractor_of_its_own_for_our_hosts(url: str) -> None:
+    """yt-dlp's own extractor would beat ours, but it has none for these hosts (Filemoon and Doodstream are on
+    its refused 'KnownPiracy' list), so ours resolve them and yt-dlp downloads the media URL. When this
+    fails, yt-dlp gained an extractor for the host: hand that host's embed URL to it instead."""
+    import yt_dlp.extractor
+
+    claimed = [ie.ie_key() for ie in yt_dlp.extractor.gen_extractor_classes()
+               if ie.ie_key() not in ("Generic", "KnownPiracy", "KnownDRM") and ie.suitable(url)]
+    assert claimed == []
