@@ -144,7 +144,6 @@ class ProjectorProcess:
             if self._stopping.wait(1.0):
                 return
             self._close_pipe()
-            process.close()
             self._spawn()
 
     def _close_pipe(self) -> None:
@@ -166,9 +165,6 @@ class ProjectorProcess:
         self._close_pipe()
         if self._supervisor is not None:
             self._supervisor.join(timeout=5)
-        if process is not None and process.exitcode is not None and (
-                self._supervisor is None or not self._supervisor.is_alive()):
-            process.close()  # its sentinel pipe: a server started and stopped many times keeps no fds
 
     def wait_until(self, position: int, timeout: float = 10.0) -> bool:
         """Read-your-writes: block until the child has applied ``position``."""
