@@ -22,6 +22,7 @@ import apsw
 
 from .config import Settings
 from .datalock import DataDirLock
+from .durable import fsync_path
 from .events.headmark import write_mark
 from .events.journal import Journal, open_connection
 from .events.verify import verify_journal
@@ -62,7 +63,7 @@ def _copy_database(source: Path, dest: Path) -> None:
             out.close()
     finally:
         src.close()
-    _fsync(dest)
+    fsync_path(dest)
 
 
 def backup_journal(journal_path: Path, dest: Path) -> BackupResult:
@@ -84,7 +85,7 @@ def backup_journal(journal_path: Path, dest: Path) -> BackupResult:
             raise BackupError(f"the copy does not verify ({result.problem}); the journal itself may be damaged:"
                               " run anibridge verify")
         os.replace(partial, dest)
-        _fsync_dir(dest.parent)
+        fsync_path(dest.parent)
     except BaseException:
         for suffix in _SIDE_FILES:
             with contextlib.suppress(FileNotFoundError):
@@ -122,7 +123,7 @@ def restore_journal(settings: Settings, backup: Path) -> RestoreResult:
                 with contextlib.suppress(FileNotFoundError):
                     os.replace(str(journal_path) + suffix, str(replaced) + suffix)
         os.replace(incoming, journal_path)
-        _fsync_dir(journal_path.parent)
+        fsync_path(journal_path.parent)
         conn = open_connection(journal_path, readonly=True)
         try:
             row = conn.execute("SELECT position, checksum FROM events ORDER BY position DESC LIMIT 1").fetchone()
@@ -140,18 +141,3 @@ def restore_journal(settings: Settings, backup: Path) -> RestoreResult:
     finally:
         lock.release()
 
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

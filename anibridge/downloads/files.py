@@ -3,10 +3,13 @@ and atomic publication of a finished file."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import unicodedata
 from pathlib import Path, PureWindowsPath
+
+from ..durable import fsync_path
 
 MAX_COMPONENT_BYTES = 180
 _FALLBACK = "unnamed"
@@ -69,20 +72,12 @@ def partial_path(final: Path) -> Path:
 
 def atomic_finalize(tmp: Path, final: Path) -> None:
     """Make ``tmp`` durable and publish it as ``final`` in one step (readers never see a half file)."""
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
+    fsync_path(tmp)
     os.replace(tmp, final)
     _fsync_dir(final.parent)
 
 
 def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some filesystems (e.g. network mounts) refuse directory fsync; the rename already happened
-    finally:
-        os.close(fd)
+    # Some filesystems (e.g. network mounts) refuse directory fsync; the rename already happened.
+    with contextlib.suppress(OSError):
+        fsync_path(directory)

@@ -24,6 +24,7 @@ from typing import Protocol, runtime_checkable
 
 import apsw
 
+from ..durable import fsync_path
 from ..events.journal import Journal, StoredEvent, open_connection
 from ..schema import load_sql
 
@@ -77,14 +78,9 @@ def swap_live_file(base: Path, new_file: Path) -> Path:
     ptr = pointer_path(base)
     tmp = ptr.with_name(ptr.name + ".tmp")
     tmp.write_text(new_file.name)
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
+    fsync_path(tmp)
     os.replace(tmp, ptr)
-    dir_fd = os.open(base.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_path(base.parent)
     return old
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import apsw
 
+from ..durable import fsync_path
 from ..events.journal import Journal, open_connection
 from .projector import (
     REBUILD_BATCH,
@@ -69,7 +69,7 @@ def rebuild(journal: Journal, base: Path, projection: Projection,
         catch_up(journal, conn, projection, batch_size=REBUILD_BATCH)
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # copies into the main file and fsyncs it
-        _fsync(new)  # pages written without a journal are durable only once the file is synced
+        fsync_path(new)  # pages written without a journal are durable only once the file is synced
     except BaseException:
         conn.close()
         remove_projection_file(new)
@@ -85,13 +85,6 @@ def rebuild(journal: Journal, base: Path, projection: Projection,
              digest)
     return ReplayResult(projection.name, new, checkpoint, digest, seconds)
 
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def projection_staleness(journal_path: Path, base: Path) -> str:
