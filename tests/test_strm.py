@@ -252,6 +252,26 @@ def test_proxy_redirects_are_checked_hop_by_hop(world: RunningWorld, tmp_path: P
         assert httpx.get(direct, timeout=10).status_code == 403
 
 
+def test_proxy_connects_only_where_the_check_looked(world: RunningWorld, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """DNS rebinding: the name resolves to a public address when checked, to a LAN one when connected.
+    The connection itself passes the address check, so the second answer is refused too."""
+    import ipaddress
+
+    from anibridge.strm import upstream
+
+    async def public(host: str, port: int) -> list[ipaddress.IPv4Address]:
+        return [ipaddress.ip_address("93.184.216.34")]  # what the first look-up said; never connected to
+
+    monkeypatch.setattr(upstream, "_addresses", public)
+    with strm_anibridge(tmp_path, world, STRM_PROXY_MODE="proxy", STRM_PROXY_UPSTREAM_ALLOWLIST="",
+                        DOWNLOAD_ALLOWED_HOSTS="") as h:
+        signer = Signer("token", SECRET, 60)
+        reply = httpx.get(proxy_url(h.base_url, signer, world.base + "/hosts/media/x/seg0.ts"), timeout=10)
+        assert reply.status_code == 403, reply.text
+        assert "127.0.0.1" in reply.text and media("seg0.ts") not in reply.content
+
+
 def test_apikey_and_none_auth(world: RunningWorld, tmp_path: Path) -> None:
     ep, host = with_host(world, MP4_HOSTS, skip=4)
     magnet, task_hash = strm_magnet(ep, host)

@@ -24,10 +24,11 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from ..downloads.resolve import ResolveError
+from ..netguard import GuardedTransport
 from ..runtime import Runtime
 from ..strm import hls
 from ..strm.auth import AuthError, signer_of
-from ..strm.upstream import UpstreamFailed, UpstreamRefused, open_upstream
+from ..strm.upstream import UpstreamFailed, UpstreamRefused, connection_policy, open_upstream
 from ..strm.urls import IdentityError, StrmIdentity, parse_identity, proxy_url
 
 log = logging.getLogger("anibridge.strm")
@@ -50,8 +51,11 @@ def _client(request: Request) -> httpx.AsyncClient:
     state = request.app.state
     client: httpx.AsyncClient | None = getattr(state, "strm_client", None)
     if client is None or client.is_closed:
-        client = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0, pool=30.0), trust_env=False,
-                                   limits=httpx.Limits(max_connections=512, max_keepalive_connections=64))
+        settings = request.app.state.runtime.settings
+        policy = connection_policy(settings.address_policy, settings.strm_allowlist)
+        limits = httpx.Limits(max_connections=512, max_keepalive_connections=64)
+        client = httpx.AsyncClient(transport=GuardedTransport(policy, limits=limits), trust_env=False,
+                                   timeout=httpx.Timeout(60.0, connect=10.0, pool=30.0))
         state.strm_client = client
     return client
 

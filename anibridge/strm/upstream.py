@@ -16,6 +16,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from ..netguard import AddressPolicy, BlockedAddress
+
 MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
@@ -31,6 +33,14 @@ class UpstreamFailed(Exception):
 def allowed_by_list(host: str, allowlist: Sequence[str]) -> bool:
     host = host.lower().rstrip(".")
     return any(host == entry or host.endswith("." + entry) for entry in allowlist)
+
+
+def connection_policy(base: AddressPolicy, allowlist: Sequence[str]) -> AddressPolicy:
+    """The address check every proxy connection passes (after ``check_upstream``, at connect time, so a
+    name that resolves differently the second time cannot reach the LAN): the downloader's policy, plus
+    the allow-listed hosts and their subdomains, which may be local."""
+    names = {entry for host in allowlist for entry in (host, "*." + host)}
+    return AddressPolicy(base.names | names, base.networks)
 
 
 async def check_upstream(url: str, allowlist: Sequence[str]) -> None:
@@ -79,6 +89,8 @@ async def open_upstream(client: httpx.AsyncClient, method: str, url: str, header
         request = client.build_request(method, url, headers=dict(headers))
         try:
             response = await client.send(request, stream=True, follow_redirects=False)
+        except BlockedAddress as exc:
+            raise UpstreamRefused(str(exc)) from None
         except httpx.HTTPError as exc:
             raise UpstreamFailed(f"{urlsplit(url).netloc}: {type(exc).__name__}") from exc
         location = response.headers.get("location")
