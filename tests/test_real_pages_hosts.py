@@ -5,21 +5,18 @@ Skipped when that folder is absent (a checkout without the shared evidence)."""
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from anibridge.downloads.hosts import extract_filemoon, extract_voe, resolve_direct_link, voe_redirect
+from anibridge.testing import serve_asgi
 
 HOSTS = Path(__file__).resolve().parents[1] / ".." / "shared" / "real-pages" / "hosts"
 pytestmark = pytest.mark.skipif(not HOSTS.is_dir(), reason="../shared/real-pages/hosts is not here")
@@ -66,19 +63,8 @@ def replay() -> Iterator[str]:
 
     app = Starlette(routes=[Route("/e/abc123", interstitial), Route("/mirror/e/abc123", mirror),
                             Route("/fm/e/ek1ehbbs0ljs", filemoon)])
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serve_asgi(app) as base:
+        yield base
 
 
 async def _resolve(url: str, host: str) -> tuple[str, str, str]:

@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
@@ -27,6 +23,7 @@ from anibridge.crawlers.parsers.common import HosterLink
 from anibridge.crawlers.parsers.problems import collecting
 from anibridge.crawlers.site_state import site_fetcher
 from anibridge.crawlers.sites import ADAPTERS, check_details
+from anibridge.testing import serve_asgi
 
 PAGES = Path(__file__).resolve().parents[1] / ".." / "shared" / "real-pages" / "megakino"
 pytestmark = pytest.mark.skipif(not PAGES.is_dir(), reason="../shared/real-pages/megakino is not here")
@@ -139,19 +136,8 @@ def site() -> Iterator[tuple[str, list[str]]]:
                             Route("/serials/5881-i-love-la-1-staffel.html", serial),
                             Route("/serials/9-broken.html", damaged_serial),
                             Route("/films/8-broken.html", damaged_film)])
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}", seen
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serve_asgi(app) as base:
+        yield base, seen
 
 
 def test_crawl_steps_open_the_gate_follow_the_index_and_read_every_field(site: tuple[str, list[str]]) -> None:
