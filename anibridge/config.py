@@ -6,6 +6,7 @@ An invalid value stops start-up with one line naming the variable (see ``load_se
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from functools import lru_cache
@@ -149,6 +150,31 @@ class Settings(BaseSettings):
     download_min_free_gb: float = Field(1.0, ge=0)
     download_stall_seconds: float = Field(120.0, gt=0)
     qbit_max_torrents_per_add: int = Field(100, ge=1)
+    # Reverse proxies (nginx, Traefik, Caddy) whose X-Forwarded-For names the client: addresses or networks,
+    # ',' or ';' separated [WebUI\TrustedReverseProxiesList]. Empty: trust nobody, the peer is the client.
+    anibridge_trusted_proxies: str = ""
+
+    @field_validator("anibridge_trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, v: str) -> str:
+        networks: list[str] = []
+        for entry in (e.strip() for e in v.replace(";", ",").split(",")):
+            if not entry:
+                continue
+            try:
+                network = ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (like 172.18.0.2 or"
+                                 " 172.18.0.0/16)") from None
+            if network.prefixlen == 0:
+                raise ValueError(f"{entry!r} trusts every address: any client could then name itself in"
+                                 " X-Forwarded-For and dodge its login ban; list your proxies' addresses")
+            networks.append(str(network))
+        return ",".join(dict.fromkeys(networks))
+
+    @property
+    def trusted_proxies(self) -> list[str]:
+        return [n for n in self.anibridge_trusted_proxies.split(",") if n]
 
     @classmethod
     def settings_customise_sources(

@@ -98,6 +98,8 @@ BAD = [
     ("ANIWORLD_BASE_URL", "ftp://x"),
     ("LOG_LEVEL", "loud"),
     ("CRAWL_CONCURRENCY", "0"),
+    ("ANIBRIDGE_TRUSTED_PROXIES", "nginx"),
+    ("ANIBRIDGE_TRUSTED_PROXIES", "0.0.0.0/0"),
 ]
 
 

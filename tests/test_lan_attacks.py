@@ -168,12 +168,12 @@ def test_foreign_host_names_are_refused(open_server: Harness) -> None:
 
 def test_reverse_proxy_settings(tmp_path: Path) -> None:
     with running_anibridge(tmp_path, downloads=False, CATALOG_ENABLED="false",
-                           ANIBRIDGE_DOMAIN_LIST="anibridge.example.com; *.media.example.org") as h, \
-            client(h.base_url) as c:
+                           ANIBRIDGE_DOMAIN_LIST="anibridge.example.com; *.media.example.org",
+                           ANIBRIDGE_TRUSTED_PROXIES="127.0.0.1") as h, client(h.base_url) as c:
         for host in ("anibridge.example.com", "tv.media.example.org:443"):
             assert c.get(f"{API}/app/version", headers={"Host": host}).status_code == 200, host
         assert c.get(f"{API}/app/version", headers={"Host": "example.com"}).status_code == 401
-        # a proxy passing its public name as X-Forwarded-Host: the browser's Origin matches that
+        # a trusted proxy passing its public name as X-Forwarded-Host: the browser's Origin matches that
         r = c.post(f"{API}/torrents/add", data={"urls": magnet()},
                    headers={"Origin": "https://anibridge.example.com", "X-Forwarded-Host": "anibridge.example.com"})
         assert r.text == "Ok."

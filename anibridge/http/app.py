@@ -40,6 +40,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     from . import admin, api_docs, health, qbittorrent, status_page, strm, torznab
     from .body_limit import BodyLimit
     from .browser_guard import BrowserGuard
+    from .forwarded import ForwardedClient, TrustedProxies
 
     for module in (health, admin, torznab, qbittorrent, status_page, api_docs, strm):
         app.include_router(module.router)
@@ -47,7 +48,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(torznab.TorznabFastPath, runtime=runtime)
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.anibridge_max_body_bytes)
     app.add_middleware(BrowserGuard, settings=runtime.settings)
-    add_cors(app, runtime.settings)  # outermost: preflights of allowed origins are answered
+    add_cors(app, runtime.settings)  # preflights of allowed origins are answered
+    # Outermost: behind a trusted reverse proxy everything below sees the forwarded client's address.
+    trusted = TrustedProxies(runtime.settings.trusted_proxies)
+    if trusted:
+        app.add_middleware(ForwardedClient, trusted=trusted)
 
     @app.exception_handler(apsw.FullError)
     @app.exception_handler(apsw.ReadOnlyError)

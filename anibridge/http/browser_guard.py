@@ -10,10 +10,10 @@ with ``401 Unauthorized``; so does this ASGI middleware, ahead of every route:
   ``*.home.arpa``, ``*.internal``), or match ``ANIBRIDGE_DOMAIN_LIST``. A rebinding page's Host is a
   public name, which none of these are.
 - **CSRF**: for requests that change state (any method but GET/HEAD/OPTIONS), an ``Origin`` - else
-  ``Referer`` - naming another host than the request's ``Host`` (or a reverse proxy's
-  ``X-Forwarded-Host``, which a cross-site page cannot set) is refused; with neither, a browser's
-  ``Sec-Fetch-Site`` must say same-origin. Sonarr, Radarr and Prowlarr send none of these headers
-  and pass, as with qBittorrent.
+  ``Referer`` - naming another host than the request's ``Host`` (or the ``X-Forwarded-Host`` of a
+  proxy in ``ANIBRIDGE_TRUSTED_PROXIES``; from anyone else it is ignored: a page that CORS lets send
+  headers could set it to its own name) is refused; with neither, a browser's ``Sec-Fetch-Site`` must
+  say same-origin. Sonarr, Radarr and Prowlarr send none of these headers and pass, as with qBittorrent.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..config import Settings
+from .forwarded import behind_trusted_proxy
 
 log = logging.getLogger("anibridge.http")
 
@@ -152,7 +153,7 @@ class BrowserGuard:
                 referer = value.decode("latin-1")
             elif name == b"sec-fetch-site":
                 fetch_site = value.decode("latin-1").strip().lower()
-            elif name == b"x-forwarded-host":
+            elif name == b"x-forwarded-host" and behind_trusted_proxy(scope):
                 forwarded_host = value.decode("latin-1").split(",", 1)[0].strip()
         client = (scope.get("client") or ("?",))[0]
         if self.hosts is not None and host and not self.hosts.allowed(split_host(host)[0]):
@@ -170,7 +171,8 @@ class BrowserGuard:
             log.warning("refused a cross-site %s %s from %s: %s %r is not this server (%s)", scope["method"],
                         scope["path"], client, header, value, " or ".join(targets) or "no Host")
             return (f"Unauthorized: cross-site request ({header} {value!r} is not this server). Behind a reverse"
-                    " proxy that rewrites Host, pass X-Forwarded-Host, or set ANIBRIDGE_CSRF_PROTECTION=false.")
+                    " proxy that rewrites Host, pass X-Forwarded-Host and list the proxy in"
+                    " ANIBRIDGE_TRUSTED_PROXIES, or set ANIBRIDGE_CSRF_PROTECTION=false.")
         if fetch_site and fetch_site not in ("same-origin", "none"):
             log.warning("refused a cross-site %s %s from %s (Sec-Fetch-Site: %s)", scope["method"], scope["path"],
                         client, fetch_site)

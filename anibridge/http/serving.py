@@ -9,6 +9,12 @@ complete within ``ANIBRIDGE_HEADER_TIMEOUT_SECONDS`` of its first byte (or of th
 nothing is sent), and answers 503 to a client address that already has
 ``ANIBRIDGE_MAX_CONNECTIONS_PER_CLIENT`` connections open. A request's body and its answer are not
 timed here: a slow upload is bounded by the body cap and the per-client limit.
+
+A reverse proxy in ``ANIBRIDGE_TRUSTED_PROXIES`` is not counted against that limit: its connections
+carry many clients' requests, the limit is decided per TCP connection before any header (so before
+X-Forwarded-For) is read, and capping the proxy would refuse everyone once its pool is 64 deep.
+Per-client connection limits then belong in the proxy (nginx ``limit_conn``, Traefik ``inFlightReq``),
+which also buffers a slow client's headers. The header deadline still applies to the proxy's connections.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ..config import Settings
+from .forwarded import TrustedProxies
 
 log = logging.getLogger("anibridge.http")
 
@@ -47,18 +54,26 @@ class _Warnings:
         return self.suppressed.pop(address, 0)
 
 
-def guarded_protocol(header_timeout: float, max_per_client: int) -> type[asyncio.Protocol]:
-    """An httptools protocol class (uvicorn's ``http=``) with the header deadline and per-client limit."""
+def guarded_protocol(header_timeout: float, max_per_client: int,
+                     trusted: TrustedProxies | None = None) -> type[asyncio.Protocol]:
+    """An httptools protocol class (uvicorn's ``http=``) with the header deadline and per-client limit
+    (``trusted`` reverse proxies are not limited)."""
+    trusted = trusted or TrustedProxies([])
     open_by_client: dict[str, int] = {}  # the event loop's thread only: no lock
     warnings = _Warnings()
 
     class GuardedHttpToolsProtocol(HttpToolsProtocol):
         _header_timer: asyncio.TimerHandle | None = None
         _address: str | None = None
+        _proxy = False
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             address = self.client[0] if self.client else "?"
+            if address in trusted:
+                self._proxy = True
+                self._arm()
+                return
             self._address = address
             count = open_by_client.get(address, 0) + 1
             open_by_client[address] = count
@@ -108,11 +123,12 @@ def guarded_protocol(header_timeout: float, max_per_client: int) -> type[asyncio
             self._header_timer = None
             if self.transport.is_closing():
                 return
-            address = self._address or "?"
+            address = self.client[0] if self.client else "?"
             held_back = warnings.due(address)
             if held_back is not None:
-                log.warning("closed a connection from %s: no complete request headers within %.0f s"
-                            " (ANIBRIDGE_HEADER_TIMEOUT_SECONDS)%s", address, header_timeout,
+                log.warning("closed a connection from %s%s: no complete request headers within %.0f s"
+                            " (ANIBRIDGE_HEADER_TIMEOUT_SECONDS)%s", address,
+                            " (a trusted reverse proxy)" if self._proxy else "", header_timeout,
                             f"; {held_back} more closed since the last warning" if held_back else "")
             self.transport.close()
 
@@ -123,8 +139,12 @@ def uvicorn_config(app: Any, settings: Settings, host: str, port: int, **options
     """uvicorn's configuration for AniBridge: the guarded protocol, no access log, and AniBridge's own
     logging set-up for uvicorn's messages too (``log_config=None``: one format, control characters escaped)."""
     values: dict[str, Any] = {"log_level": settings.log_level.lower(), "access_log": False, "log_config": None,
-                              "timeout_keep_alive": 5}
+                              "timeout_keep_alive": 5,
+                              # forwarded headers count only from ANIBRIDGE_TRUSTED_PROXIES (http.forwarded),
+                              # not from uvicorn's default 127.0.0.1 or its FORWARDED_ALLOW_IPS
+                              "proxy_headers": False}
     values.update(options)
     protocol = guarded_protocol(settings.anibridge_header_timeout_seconds,
-                                settings.anibridge_max_connections_per_client)
+                                settings.anibridge_max_connections_per_client,
+                                TrustedProxies(settings.trusted_proxies))
     return uvicorn.Config(app, host=host, port=port, http=protocol, **values)

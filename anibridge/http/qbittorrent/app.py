@@ -7,6 +7,7 @@ from typing import Any
 from fastapi.responses import PlainTextResponse, Response
 
 from ...downloads import tasks as cmd
+from ..forwarded import untrusted_proxy_hint
 from ..login_bans import BANNED_MESSAGE
 from ..sessions import credentials_match
 from .plumbing import Call, credentials_required, endpoint, log, login_bans, router, sessions
@@ -35,9 +36,11 @@ def login(call: Call) -> Response:
             return PlainTextResponse(BANNED_MESSAGE, status_code=403)
         if not credentials_match(call.runtime, call.get("username"), call.get("password")):
             count = bans.failed(client)
+            banned = bans.banned_for(client)
             log.warning("qBittorrent login failed for user %r from %s (failed attempts: %d%s)",
                         call.get("username")[:40], client, count,
-                        f", now banned for {s.qbit_ban_duration_seconds} s" if bans.banned_for(client) else "")
+                        f", now banned for {s.qbit_ban_duration_seconds} s"
+                        f"{untrusted_proxy_hint(call.request.scope)}" if banned else "")
             return PlainTextResponse("Fails.")
         bans.succeeded(client)
     response = PlainTextResponse("Ok.")
