@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import httpx
 import pytest
 
 from anibridge.config import load_settings
+from anibridge.http.forwarded import TrustedProxies
 from anibridge.releases import build_magnet
 from anibridge.testing import Harness, running_anibridge
 
@@ -103,8 +105,9 @@ def _connect(base: str, source: str) -> socket.socket:
 
 def test_a_trusted_proxy_is_not_held_to_the_per_client_connection_cap(tmp_path: Path) -> None:
     """The cap counts TCP connections per peer before any header is read: a proxy carrying many clients
-    would be refused for all of them, so a trusted proxy is not counted; other peers still are."""
-    with running_anibridge(tmp_path, downloads=False, CATALOG_ENABLED="false",
+    would be refused for all of them, so a trusted proxy is not counted; other peers still are. The
+    header deadline holds for the proxy's connections too."""
+    with running_anibridge(tmp_path, downloads=False, CATALOG_ENABLED="false", ANIBRIDGE_HEADER_TIMEOUT_SECONDS="1",
                            ANIBRIDGE_MAX_CONNECTIONS_PER_CLIENT="2", ANIBRIDGE_TRUSTED_PROXIES=PROXY) as h:
         proxied = [_connect(h.base_url, PROXY) for _ in range(6)]
         others = [_connect(h.base_url, "127.0.0.6") for _ in range(3)]
@@ -114,6 +117,11 @@ def test_a_trusted_proxy_is_not_held_to_the_per_client_connection_cap(tmp_path: 
             # the third connection from the untrusted peer was refused at once
             assert _raw_get(others[2]).startswith(b"HTTP/1.1 503")
             assert all(_raw_get(s).startswith(b"HTTP/1.1 200") for s in others[:2])
+            with _connect(h.base_url, PROXY) as slow:
+                slow.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never the blank line
+                started = time.monotonic()
+                assert slow.recv(4096) == b"", "the server answered unfinished headers"
+                assert time.monotonic() - started < 5
         finally:
             for s in proxied + others:
                 s.close()
@@ -140,3 +148,7 @@ def test_trusted_proxies_setting_is_normalised() -> None:
     settings = load_settings({"ANIBRIDGE_TRUSTED_PROXIES": " 172.18.0.2; 10.1.2.3/8 ,::1,172.18.0.2 "})
     assert settings.trusted_proxies == ["172.18.0.2/32", "10.0.0.0/8", "::1/128"]
     assert load_settings({}).trusted_proxies == []
+    # a dual-stack listener sees an IPv4 proxy as ::ffff:a.b.c.d
+    trusted = TrustedProxies(settings.trusted_proxies)
+    assert "::ffff:10.200.1.1" in trusted and "::ffff:172.18.0.2" in trusted and "::1" in trusted
+    assert "172.18.0.3" not in trusted and "::ffff:172.18.0.3" not in trusted and "nginx" not in trusted
