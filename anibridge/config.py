@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     crawl_failure_threshold: float = Field(0.2, ge=0, le=1)
     max_concurrency: int = Field(3, ge=1, le=32)
     delete_files_on_torrent_delete: bool = False
+    # How a download that cannot finish is shown: qBittorrent's "error" state, which Sonarr and Radarr
+    # never fail on their own, or a finished download holding only a marker file they reject and fail.
+    failed_download_marker: Literal["arr", "always", "off"] = "arr"
     catalog_enabled: bool = True
     # Apply catalogue events in a child process, so a crawl's bursts never compete with searches for
     # the server's interpreter lock.
@@ -262,7 +265,8 @@ class Settings(BaseSettings):
         value = v.strip().lower() if isinstance(v, str) else v
         return "proxy" if value == "redirect" else value
 
-    @field_validator("strm_files_mode", "strm_proxy_auth", "torznab_season_search_mode", mode="before")
+    @field_validator("strm_files_mode", "strm_proxy_auth", "torznab_season_search_mode", "failed_download_marker",
+                     mode="before")
     @classmethod
     def _lower(cls, v: object) -> object:
         return v.strip().lower() if isinstance(v, str) else v

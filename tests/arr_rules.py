@@ -146,8 +146,11 @@ class SonarrQbit:
     """QBittorrentProxyV2's requests: Basic credentials on every call when a user name or password is
     set, a login only when both are (AuthenticateClient), one re-login on 403, else authentication fails."""
 
-    def __init__(self, client: Any, username: str = "", password: str = "", category: str = "tv-sonarr") -> None:
+    def __init__(self, client: Any, username: str = "", password: str = "", category: str = "tv-sonarr",
+                 user_agent: str = "Sonarr/4.0.16.2944 (ubuntu 24.04)") -> None:
         self.http = client
+        # ManagedHttpDispatcher sets UserAgentBuilder's "<AppName>/<version> (<os> <version>)" on every request
+        self.http.headers["User-Agent"] = user_agent
         self.username, self.password, self.category = username, password, category
         self.cookies: dict[str, str] | None = None
         if username or password:
@@ -245,6 +248,107 @@ class SonarrQbit:
         if delete_data:
             data["deleteFiles"] = "true"
         self.request("POST", "torrents/delete", data=data)
+
+
+# --- import of a completed download, and failed download handling --------------------------------------
+# MediaFiles/FileExtensions.cs and MediaFileExtensions.cs (compared ignoring case, on Path.GetExtension).
+DANGEROUS_EXTENSIONS = {".arj", ".lnk", ".lzh", ".ps1", ".scr", ".vbs", ".zipx"}
+EXECUTABLE_EXTENSIONS = {".bat", ".cmd", ".exe", ".sh"}
+ARCHIVE_EXTENSIONS = {".7z", ".bz2", ".gz", ".r00", ".rar", ".tar.bz2", ".tar.gz", ".tar", ".tb2", ".tbz2",
+                      ".tgz", ".zip"}
+MEDIA_EXTENSIONS = {".webm", ".m4v", ".3gp", ".nsv", ".ty", ".strm", ".rm", ".rmvb", ".m3u", ".ifo", ".mov",
+                    ".qt", ".divx", ".xvid", ".bivx", ".nrg", ".pva", ".wmv", ".asf", ".asx", ".ogm", ".ogv",
+                    ".m2v", ".avi", ".bin", ".dat", ".dvr-ms", ".mpg", ".mpeg", ".mp4", ".avc", ".vp3", ".svq3",
+                    ".nuv", ".viv", ".dv", ".fli", ".flv", ".wpl", ".img", ".iso", ".vob", ".mkv", ".ts", ".wtv",
+                    ".m2ts"}
+
+
+@dataclass
+class ImportResult:
+    """One ImportResult: ``reason`` is the first ImportRejectionReason ("" when it would import)."""
+
+    reason: str
+    message: str
+
+
+def _extension(name: str) -> str:
+    """Path.GetExtension, lower-cased (the extension sets compare OrdinalIgnoreCase)."""
+    base = name.rsplit("/", 1)[-1]
+    return "." + base.rsplit(".", 1)[1].lower() if "." in base.strip(".") else ""
+
+
+def process_path(path: Any, user_rejected_extensions: str = "") -> list[ImportResult]:
+    """DownloadedEpisodesImportService.ProcessPath (Radarr: DownloadedMovieImportService) for a download
+    Sonarr grabbed, as far as AniBridge's files go: a file is checked by ProcessFile, a folder's video files
+    by the import decisions, and a folder without any by CheckEmptyResultForIssue. ``path`` is a local
+    pathlib.Path; ``user_rejected_extensions`` is Sonarr's "Additional Rejected File Extensions" (Radarr
+    has no such setting)."""
+    if path.is_dir():
+        files = [f for f in path.rglob("*") if f.is_file()]
+        videos = [f for f in files if _extension(f.name) in MEDIA_EXTENSIONS]
+        if videos:
+            return [ImportResult("", f"would import {v.name}") for v in videos]
+        extensions = {_extension(f.name) for f in files}
+        if extensions & DANGEROUS_EXTENSIONS:
+            return [ImportResult("DangerousFile", "Caution: Found potentially dangerous file")]
+        if extensions & EXECUTABLE_EXTENSIONS:
+            return [ImportResult("ExecutableFile", "Caution: Found executable file")]
+        if extensions & ARCHIVE_EXTENSIONS:
+            return [ImportResult("ArchiveFile", "Found archive file, might need to be extracted")]
+        return []
+    if not path.is_file():
+        return []  # LogInaccessiblePathError
+    extension = _extension(path.name)
+    if path.name.rsplit(".", 1)[0].startswith("._"):
+        return [ImportResult("InvalidFilePath", "Invalid video file, filename starts with '._'")]
+    if extension in DANGEROUS_EXTENSIONS:
+        return [ImportResult("DangerousFile", f"Caution: Found potentially dangerous file with extension: {extension}")]
+    if extension in EXECUTABLE_EXTENSIONS:
+        return [ImportResult("ExecutableFile", f"Caution: Found executable file with extension: '{extension}'")]
+    user = {"." + e.strip(" .").lower() for e in user_rejected_extensions.split(",") if e.strip(" .")}
+    if extension in user:
+        return [ImportResult("UserRejectedExtension",
+                             f"Caution: Found executable file with user defined rejected extension: '{extension}'")]
+    if not extension or extension not in MEDIA_EXTENSIONS:
+        return [ImportResult("UnsupportedExtension", f"Invalid video file, unsupported extension: '{extension}'")]
+    return [ImportResult("", f"would import {path.name}")]
+
+
+# Indexers/FailDownloads.cs: the indexer's advanced "Fail Downloads" options (empty by default for Torznab).
+FAIL_EXECUTABLES = "Executables"
+FAIL_DANGEROUS = "Potentially Dangerous"
+FAIL_USER_EXTENSIONS = "User Defined Extensions"
+
+
+def import_completed(item: DownloadItem, local_output: Any, fail_downloads: set[str], app: str = "Sonarr",
+                     user_rejected_extensions: str = "") -> tuple[str, str]:
+    """CompletedDownloadService.Import then RejectedImportService.Process for a grabbed, completed download:
+    ("Imported" | "FailedPending" | "ImportBlocked" | "ImportPending", status message)."""
+    assert item.status == "Completed" and item.output_path, "only completed downloads with a path are imported"
+    results = process_path(local_output, user_rejected_extensions if app == "Sonarr" else "")
+    if results and all(r.reason == "" for r in results):
+        return "Imported", ""
+    if not results:
+        return "ImportPending", f"No files found are eligible for import in {item.output_path}"
+    if len(results) == 1 and results[0].reason != "":
+        reason = results[0].reason
+        options = {"DangerousFile": FAIL_DANGEROUS, "ExecutableFile": FAIL_EXECUTABLES}
+        if app == "Sonarr":  # Radarr's RejectedImportService has no user defined extensions
+            options["UserRejectedExtension"] = FAIL_USER_EXTENSIONS
+        if options.get(reason) in fail_downloads:
+            return "FailedPending", ""
+        return "ImportBlocked", results[0].message
+    return "ImportBlocked", ("One or more episodes expected in this release were not imported or missing from the"
+                             " release")
+
+
+def failed_download_handling(item: DownloadItem, state: str, remove_failed: bool = True) -> tuple[bool, bool]:
+    """FailedDownloadService.ProcessFailed (FailedPending -> Failed: the release is blocklisted and, with
+    automatic search, another one is searched) and DownloadEventHub.Handle(DownloadFailedEvent) (removed
+    from the client with its data only when CanBeRemoved). Returns (blocklisted, removed with data)."""
+    if state != "FailedPending":
+        return False, False
+    return True, remove_failed and item.can_be_removed
 
 
 # --- Torznab indexer ---------------------------------------------------------------------------------

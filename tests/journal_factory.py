@@ -208,8 +208,9 @@ def task_events(n: int, rng: random.Random) -> Iterator[Event]:
                 yield TaskDeleted(hash=h, delete_files=True)
             case 4:
                 yield TaskCategorySet(hash=h, category="radarr")
-            case _:
-                pass
+            case _:  # failed for good, with the marker file Sonarr and Radarr fail it by
+                yield TaskFailed(hash=h, reason="every hoster failed", marker_size=321,
+                                 marker_path=f"Title {i}/S01E01.anibridge-failed.sh")
     yield CategoryRemoved(name="tmp")
 
 

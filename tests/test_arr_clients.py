@@ -90,7 +90,8 @@ def test_sonarr_download_client_sequence_with_a_password_only(tmp_path: Path) ->
             assert set(ids) <= set(items), "Sonarr must see every grab at once, by the magnet's hash"
             assert all(items[i].status in ("Queued", "Downloading") for i in ids)
 
-            # poll until done: three import-ready, one failed
+            # poll until done: three import-ready, one failed (shown with its marker file, see
+            # test_failed_downloads)
             items = _wait_items(qbit, set(ids), lambda its: all(
                 i.status in ("Completed", "Warning") and i.message != "The download is stalled with no connections"
                 for i in its.values()) and len(its) == 4)
@@ -100,8 +101,12 @@ def test_sonarr_download_client_sequence_with_a_password_only(tmp_path: Path) ->
                 assert item.output_path and item.output_path.startswith("/downloads/tv-sonarr/")
                 local = h.settings.downloads_path / Path(item.output_path).relative_to("/downloads")
                 assert local.exists(), "Sonarr imports from the path qBittorrent reports"
+                assert arr.import_completed(item, local, {arr.FAIL_EXECUTABLES}) == ("Imported", "")
             failed = items[ids[3]]
-            assert (failed.status, failed.message) == ("Warning", "qBittorrent is reporting an error")
+            assert failed.status == "Completed" and failed.output_path, failed
+            marker = h.settings.downloads_path / Path(failed.output_path).relative_to("/downloads")
+            state, _ = arr.import_completed(failed, marker, {arr.FAIL_EXECUTABLES})
+            assert state == "FailedPending", "Sonarr fails it, blocklists the release and searches another"
             reason = qbit.properties(ids[3])["comment"]
             assert "no-such-show" in reason or "episode" in reason, reason
 
@@ -121,6 +126,10 @@ def test_sonarr_download_client_sequence_with_a_password_only(tmp_path: Path) ->
                 # deleteFiles=false keeps the file (DELETE_FILES_ON_TORRENT_DELETE is not set)
                 assert (h.settings.downloads_path / Path(output).relative_to("/downloads")).exists() is not delete_data
             assert [i.download_id for i in qbit.items()] == [ids[3]]
+            # the failure: FailedDownloadService blocklists it, DownloadEventHub removes it with its data
+            assert arr.failed_download_handling(items[ids[3]], state) == (True, True)
+            qbit.remove(ids[3], delete_data=True)
+            assert qbit.items() == [] and not marker.exists()
 
 
 def test_qbittorrent_api_package_through_every_call(client_only: Harness) -> None:

@@ -38,7 +38,8 @@ class Cleanup:
     def run(self, now: float) -> int:
         ttl_s = self.runtime.settings.downloads_ttl_hours * 3600
         expired = [t for t in task_cmds.all_tasks(self.runtime)
-                   if t.status == "completed" and t.completed_on is not None and now - t.completed_on > ttl_s]
+                   if (t.status == "completed" or (t.status == "failed" and t.path))  # a failure's marker file
+                   and t.completed_on is not None and now - t.completed_on > ttl_s]
         if not expired:
             return 0
         for task in expired:

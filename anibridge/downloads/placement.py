@@ -120,19 +120,28 @@ def release_target(runtime: Runtime, task: TaskRow, parents: list[str], name: st
         if str(folder.relative_to(root)) in taken or not _free_folder(folder):
             continue
         folder.mkdir(parents=True, exist_ok=True)
-        return safe_join(folder, f"{name}{suffix}")
+        return safe_join(folder, file_name(name, suffix))
     raise FileExistsError(f"no free release folder for {name} in {root}")
+
+
+def file_name(name: str, suffix: str) -> str:
+    """``<name><suffix>`` as one safe file name; a long name is shortened, never its extension."""
+    room = MAX_COMPONENT_BYTES - len(suffix.encode("utf-8"))
+    base = safe_component(name).encode("utf-8")[:room].decode("utf-8", errors="ignore").rstrip(". ")
+    return f"{base or 'unnamed'}{suffix}"
 
 
 PUBLISH_LOCK = threading.Lock()
 
 
 def publish(runtime: Runtime, task: TaskRow, parents: list[str], name: str, source: Path,
-            claimed: Callable[[], Iterable[str]]) -> Path:
+            claimed: Callable[[], Iterable[str]], suffix: str | None = None) -> Path:
     """Move the finished ``source`` to its own release folder (see release_target) atomically; the final
-    path. One lock for every job: choosing a free folder and filling it is one step."""
+    path (named ``<name><suffix>``, by default the source's extension). One lock for every job: choosing
+    a free folder and filling it is one step."""
     with PUBLISH_LOCK:
-        final = release_target(runtime, task, parents, name, source.suffix, claimed())
+        final = release_target(runtime, task, parents, name, source.suffix if suffix is None else suffix,
+                                claimed())
         atomic_finalize(source, final)
     return final
 

@@ -34,7 +34,7 @@ from ..events.types import (
     TaskTagsSet,
 )
 from ..releases import DEFAULT_NAMING, STRM_MODE, MagnetRef, ReleaseNaming, naming_of, release_title
-from .placement import local_root, remove_task_files
+from .placement import local_root, remove_published, remove_task_files
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -280,6 +280,7 @@ def add_tasks(runtime: Runtime, refs: Iterable[tuple[MagnetRef, str]], *, catego
         existing = get_task(runtime, ref.info_hash)
         if existing is not None:
             if existing.status == "failed" and not paused:
+                remove_failure_marker(runtime, existing)
                 events.append(TaskResumed(hash=ref.info_hash))
                 taken += 1
                 log.info("torrent %s (%s) failed before; added again, so it is retried", ref.info_hash,
@@ -310,7 +311,16 @@ def pause(runtime: Runtime, tasks: Iterable[TaskRow]) -> None:
 
 
 def resume(runtime: Runtime, tasks: Iterable[TaskRow]) -> None:
-    commit(runtime, [TaskResumed(hash=t.hash) for t in tasks if t.paused or t.status == "failed"])
+    chosen = [t for t in tasks if t.paused or t.status == "failed"]
+    for task in chosen:
+        remove_failure_marker(runtime, task)
+    commit(runtime, [TaskResumed(hash=t.hash) for t in chosen])
+
+
+def remove_failure_marker(runtime: Runtime, task: TaskRow) -> None:
+    """A failed task about to be retried: its marker file must not sit beside the download to come."""
+    if task.status == "failed" and task.path:
+        remove_published(runtime, task.path, task.total_size, task.name, task.category)
 
 
 def delete(runtime: Runtime, tasks: Sequence[TaskRow], delete_files: bool) -> None:

@@ -34,6 +34,7 @@ from ..releases import STRM_MODE, STRM_SUFFIX, naming_of, quality_tag, release_t
 from . import placement
 from . import tasks as task_cmds
 from .cleanup import Cleanup
+from .failure_marker import write_marker
 from .files import _is_traversal
 from .hosts import DirectLink, HostError
 from .resolve import (
@@ -187,7 +188,7 @@ class DownloadWorker:
         except Exception as exc:  # never lose a task to a bug: record it as failed with the reason
             log.exception("download of %s failed unexpectedly", task.name)
             if not job.cancel.is_set():
-                last = self._record([TaskFailed(hash=task.hash, reason=f"internal error: {type(exc).__name__}: {exc}")])
+                last = self._record_failure(job, f"internal error: {type(exc).__name__}: {exc}")
         finally:
             placement.remove_staging(self.runtime, task.hash)
             if last:
@@ -294,8 +295,23 @@ class DownloadWorker:
         if job.cancel.is_set():
             raise Cancelled()
         log.error("download of %s failed: %s", job.task.name, reason)
+        return self._record_failure(job, reason)
+
+    def _record_failure(self, job: Job, reason: str) -> int:
+        """TaskFailed, with the marker file Sonarr and Radarr can fail the download by (failure_marker)."""
+        task = job.task
+        marker, size = "", 0
+        if self.settings.failed_download_marker != "off":
+            try:
+                marker, size = write_marker(self.runtime, task, release_name(self.runtime, task, None), reason)
+            except Exception as exc:  # the failure itself must be recorded whatever happens to the marker
+                log.warning("could not write the failure marker of %s (%s); Sonarr and Radarr will show the"
+                            " download as an error instead", task.name, exc)
         job.finishing = True
-        return self._record([TaskFailed(hash=job.task.hash, reason=reason)])
+        position = self._record([TaskFailed(hash=task.hash, reason=reason, marker_path=marker, marker_size=size)])
+        if marker and job.cancel.is_set() and job.delete_files:  # deleted while the marker was written
+            placement.remove_published(self.runtime, marker, size, task.name, task.category)
+        return position
 
     def _fetch_media(self, job: Job, link: DirectLink) -> DownloadResult:
         task = job.task

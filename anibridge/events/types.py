@@ -376,8 +376,13 @@ class TaskCompleted(_Task):
 
 @register
 class TaskFailed(_Task):
+    """A download that cannot finish. ``marker_path`` (relative to DOWNLOAD_DIR) is the marker file written
+    for Sonarr and Radarr (FAILED_DOWNLOAD_MARKER), empty when none was written."""
+
     type_name = "task.failed"
     reason: str
+    marker_path: str = ""
+    marker_size: int = 0
 
 
 class _Category(Event):

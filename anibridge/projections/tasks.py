@@ -70,10 +70,14 @@ class TaskProjection:
         self._set(conn, ev, p["hash"], paused=1)
 
     def _resumed(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
-        # Resuming a failed task retries it.
+        # Resuming a failed task retries it (its marker file, if any, was removed by the command).
         conn.execute("UPDATE tasks SET paused = 0, position = ?,"
-                     " status = CASE WHEN status = 'failed' THEN 'queued' ELSE status END,"
-                     " error = CASE WHEN status = 'failed' THEN '' ELSE error END WHERE hash = ?",
+                     " path = CASE WHEN status = 'failed' THEN '' ELSE path END,"
+                     " completed_on = CASE WHEN status = 'failed' THEN NULL ELSE completed_on END,"
+                     " downloaded = CASE WHEN status = 'failed' AND path != '' THEN 0 ELSE downloaded END,"
+                     " total_size = CASE WHEN status = 'failed' AND path != '' THEN 0 ELSE total_size END,"
+                     " error = CASE WHEN status = 'failed' THEN '' ELSE error END,"
+                     " status = CASE WHEN status = 'failed' THEN 'queued' ELSE status END WHERE hash = ?",
                      (ev.position, p["hash"]))
 
     def _deleted(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
@@ -125,6 +129,13 @@ class TaskProjection:
                   downloaded=p["size"], quality=p.get("quality", ""), completed_on=p["completed_on"], error="")
 
     def _failed(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
+        marker = p.get("marker_path", "")
+        if marker:  # shown to Sonarr/Radarr as a finished download of that file (torrents/info)
+            conn.execute("UPDATE tasks SET status = 'failed', error = ?, path = ?, total_size = ?, downloaded = ?,"
+                         " completed_on = ?, position = ? WHERE hash = ? AND status != 'completed'",
+                         (p["reason"], marker, p.get("marker_size", 0), p.get("marker_size", 0), ev.recorded_at,
+                          ev.position, p["hash"]))
+            return
         conn.execute("UPDATE tasks SET status = 'failed', error = ?, position = ? WHERE hash = ?"
                      " AND status != 'completed'", (p["reason"], ev.position, p["hash"]))
 

@@ -11,7 +11,7 @@ from ...downloads import tasks as cmd
 from ...downloads.tasks import CommandError
 from ...runtime import Runtime
 from .plumbing import Call, app_state, endpoint
-from .torrents import infos
+from .torrents import infos, sees_failure_markers
 
 
 def _server_state(runtime: Runtime, items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -70,7 +70,7 @@ def _diff(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> tup
 
 @endpoint("sync/maindata")
 def sync_maindata(call: Call) -> dict[str, Any]:
-    items = infos(call.runtime)
+    items = infos(call.runtime, sees_failure_markers(call))
     snapshot = {
         "torrents": {t["hash"]: {k: v for k, v in t.items() if k != "hash"} for t in items},
         "categories": {n: {"name": n, "savePath": p} for n, p in cmd.categories(call.runtime).items()},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import PurePosixPath
@@ -56,14 +57,34 @@ def seed_limit_reached(task: TaskRow, now: float) -> bool:
     return False
 
 
+_ARR_AGENT = re.compile(r"^(?:Sonarr|Radarr|Lidarr|Readarr|Whisparr)/", re.IGNORECASE)
+
+
+def sees_failure_markers(call: Call) -> bool:
+    """Whether failed downloads with a marker file are shown to this client as finished with that file
+    (FAILED_DOWNLOAD_MARKER): ``arr`` for the *arr apps (their HTTP client names itself ``Sonarr/4.0...``,
+    UserAgentBuilder), whose qBittorrent client fails nothing by state; ``error`` for everyone else."""
+    mode = call.runtime.settings.failed_download_marker
+    if mode == "arr":
+        return bool(_ARR_AGENT.match(call.request.headers.get("user-agent", "")))
+    return mode == "always"
+
+
+def shows_marker(runtime: Runtime, task: TaskRow, markers: bool) -> bool:
+    """A failed task shown as a finished download of its marker file (while that file is there)."""
+    return (markers and task.status == "failed" and bool(task.path)
+            and os.path.isfile(cmd.local_root(runtime) / task.path))
+
+
 def _live(runtime: Runtime) -> dict[str, Any]:
     worker = runtime.worker
     return dict(worker.live) if worker is not None else {}
 
 
-def _state(runtime: Runtime, task: TaskRow, live: Any, now: float) -> str:
+def _state(runtime: Runtime, task: TaskRow, live: Any, now: float, marker: bool) -> str:
     if task.status == "failed":
-        return "error"
+        # finished and done seeding: Sonarr imports the marker at once, fails it, and may remove it
+        return "stoppedUP" if marker else "error"
     if task.status == "completed":
         exists = bool(task.path) and os.path.exists(cmd.local_root(runtime) / task.path)
         if not exists:
@@ -80,16 +101,20 @@ def _state(runtime: Runtime, task: TaskRow, live: Any, now: float) -> str:
 
 
 def _save_rel(runtime: Runtime, task: TaskRow) -> str:
-    if task.status == "completed" and task.path:
+    if task.status in ("completed", "failed") and task.path:
         parts = PurePosixPath(task.path).parts
         return str(PurePosixPath(*parts[:-2])) if len(parts) > 2 else ""
     return str(PurePosixPath(*parts)) if (parts := cmd.folder_parts(runtime, task)) else ""
 
 
-def task_info(runtime: Runtime, task: TaskRow, live: Any, now: float) -> dict[str, Any]:
-    completed = task.status == "completed"
+def task_info(runtime: Runtime, task: TaskRow, live: Any, now: float, markers: bool = False) -> dict[str, Any]:
+    """One torrent as ``torrents/info`` lists it; ``markers``: see sees_failure_markers."""
+    marker = shows_marker(runtime, task, markers)
+    completed = task.status == "completed" or marker
     total = task.total_size or (live.total if live is not None else 0)
     downloaded = task.downloaded
+    if task.status == "failed" and task.path and not marker:  # those figures are the marker's, not the video's
+        total = downloaded = 0
     speed = 0
     if live is not None and not completed:
         downloaded = max(downloaded, live.downloaded)
@@ -106,7 +131,10 @@ def task_info(runtime: Runtime, task: TaskRow, live: Any, now: float) -> dict[st
         cmd.public_path(runtime, str(PurePosixPath(save_rel or ".") / task.name)).replace("/./", "/")
     added = int(task.added_on)
     done_on = int(task.completed_on) if completed and task.completed_on else -1
-    own_ratio, own_time = task.ratio_limit, task.seeding_time_limit
+    # A marker has nothing to share: its ratio limit of 0 is reached at once, whatever Sonarr asked for
+    # (HasReachedSeedLimit), so Sonarr can remove it once it has failed the download.
+    own_ratio = 0.0 if marker else task.ratio_limit
+    own_time = task.seeding_time_limit
     max_ratio = _effective(own_ratio, GLOBAL_MAX_RATIO)
     max_time = _effective(own_time, GLOBAL_MAX_SEEDING_MINUTES)
     max_inactive = _effective(task.inactive_seeding_time_limit, GLOBAL_MAX_INACTIVE_SEEDING_MINUTES)
@@ -114,7 +142,7 @@ def task_info(runtime: Runtime, task: TaskRow, live: Any, now: float) -> dict[st
     return {
         "hash": task.hash, "infohash_v1": task.hash, "infohash_v2": "", "name": task.name,
         "magnet_uri": task.magnet, "size": size, "total_size": size, "progress": round(progress, 4),
-        "dlspeed": speed, "upspeed": 0, "eta": eta, "state": _state(runtime, task, live, now),
+        "dlspeed": speed, "upspeed": 0, "eta": eta, "state": _state(runtime, task, live, now, marker),
         "category": task.category, "tags": task.tags, "save_path": save_path, "download_path": "",
         "content_path": content_path, "root_path": content_path, "added_on": added, "completion_on": done_on,
         "amount_left": left, "completed": downloaded, "downloaded": downloaded, "downloaded_session": downloaded,
@@ -152,14 +180,14 @@ _FILTERS: dict[str, Callable[[dict[str, Any]], bool]] = {
 }
 
 
-def infos(runtime: Runtime) -> list[dict[str, Any]]:
+def infos(runtime: Runtime, markers: bool = False) -> list[dict[str, Any]]:
     live, now = _live(runtime), time.time()
-    return [task_info(runtime, t, live.get(t.hash), now) for t in cmd.all_tasks(runtime)]
+    return [task_info(runtime, t, live.get(t.hash), now, markers) for t in cmd.all_tasks(runtime)]
 
 
 @endpoint("torrents/info")
 def torrents_info(call: Call) -> Any:
-    items = infos(call.runtime)
+    items = infos(call.runtime, sees_failure_markers(call))
     keep = _FILTERS.get(call.get("filter").strip(), _FILTERS["all"])
     items = [t for t in items if keep(t)]
     if "category" in call.params:
@@ -196,7 +224,8 @@ def _one(call: Call) -> TaskRow:
 @endpoint("torrents/properties")
 def torrents_properties(call: Call) -> dict[str, Any]:
     task = _one(call)
-    info = task_info(call.runtime, task, _live(call.runtime).get(task.hash), time.time())
+    info = task_info(call.runtime, task, _live(call.runtime).get(task.hash), time.time(),
+                     sees_failure_markers(call))
     return {
         "hash": task.hash, "infohash_v1": task.hash, "infohash_v2": "", "name": task.name,
         "save_path": info["save_path"], "download_path": "", "creation_date": info["added_on"],
@@ -209,7 +238,7 @@ def torrents_properties(call: Call) -> dict[str, Any]:
         "completion_date": info["completion_on"], "created_by": "AniBridge", "dl_speed_avg": info["dlspeed"],
         "dl_speed": info["dlspeed"], "up_speed": 0, "up_speed_avg": 0, "eta": info["eta"],
         "last_seen": info["seen_complete"], "peers": 0, "peers_total": 0, "seeds": 0, "seeds_total": 0,
-        "pieces_have": 1 if task.status == "completed" else 0, "pieces_num": 1, "reannounce": 0,
+        "pieces_have": 1 if info["progress"] == 1.0 else 0, "pieces_num": 1, "reannounce": 0,
         "total_size": info["total_size"], "is_private": False, "isPrivate": False, "has_metadata": True,
         "progress": info["progress"], "state": info["state"], "host": task.host, "attempts": task.attempts,
     }
@@ -218,14 +247,15 @@ def torrents_properties(call: Call) -> dict[str, Any]:
 @endpoint("torrents/files")
 def torrents_files(call: Call) -> list[dict[str, Any]]:
     task = _one(call)
-    info = task_info(call.runtime, task, _live(call.runtime).get(task.hash), time.time())
-    if task.status == "completed" and task.path:
+    info = task_info(call.runtime, task, _live(call.runtime).get(task.hash), time.time(),
+                     sees_failure_markers(call))
+    if info["progress"] == 1.0 and task.path:
         parts = PurePosixPath(task.path).parts
         name = str(PurePosixPath(*parts[-2:]))
     else:
         name = f"{task.name}/{task.name}.mp4"
     return [{"index": 0, "name": name, "size": info["size"], "progress": info["progress"], "priority": 1,
-             "is_seed": task.status == "completed", "piece_range": [0, 0], "availability": 1}]
+             "is_seed": info["progress"] == 1.0, "piece_range": [0, 0], "availability": 1}]
 
 
 @endpoint("torrents/trackers")
