@@ -31,6 +31,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     ratio_limit REAL NOT NULL DEFAULT -2,             -- qBittorrent share limits: -2 global, -1 none
     seeding_time_limit INTEGER NOT NULL DEFAULT -2,   -- minutes
     inactive_seeding_time_limit INTEGER NOT NULL DEFAULT -2,
+    queue_rank REAL NOT NULL DEFAULT 0,         -- order of waiting downloads (lower starts first)
+    forced INTEGER NOT NULL DEFAULT 0,          -- qBittorrent's force start: outside MAX_CONCURRENCY
     position INTEGER NOT NULL                   -- journal position of the last event applied to it
 );
 CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status);

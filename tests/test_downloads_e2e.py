@@ -319,6 +319,39 @@ def test_pause_and_resume_mid_download(world: RunningWorld, anibridge: Harness) 
     assert events.count("task.progress") <= 4  # coalesced: at most one every 3 s per download
 
 
+def test_queue_order_decides_what_starts_next(world: RunningWorld, tmp_path: Path) -> None:
+    """MAX_CONCURRENCY=1: a download moved to the top (Sonarr's priority "First") starts before the ones
+    waiting longer; a forced one (initial state "Force Start") starts at once beside the running one."""
+    a, b, c, d = (pick(world, skip=n) for n in (4, 5, 6, 7))
+    # a's episode page takes 4 s: it holds the only slot meanwhile
+    world.set_faults([{"site": "aniworld", "path": f"^/anime/stream/{a.slug}/staffel-{a.season}/episode-{a.episode}$",
+                       "mode": "latency", "seconds": 4}, *SLOW_MEDIA])
+    try:
+        with running_anibridge(tmp_path, CATALOG_ENABLED="false", MAX_CONCURRENCY="1", **world.env()) as h:
+            client = client_for(h.base_url)
+            client.torrents_add(urls=a.magnet())
+            worker = h.runtime.worker
+            assert worker is not None
+            deadline = time.monotonic() + 10
+            while worker.running() != [a.hash()] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            client.torrents_add(urls=[b.magnet(), c.magnet()])
+            client.torrents_top_priority(torrent_hashes=c.hash())
+            client.torrents_add(urls=d.magnet(), forced=True)
+            assert wait_state(client, d.hash(), ("forcedDL",))["force_start"] is True
+            for ep in (a, b, c, d):
+                wait_state(client, ep.hash(), DONE, timeout=120)
+            journal = [(e.type, e.stream.removeprefix("task:"))
+                       for e in h.runtime.journal.read(types=["task.started", "task.completed"])]
+            assert journal.index(("task.started", d.hash())) < journal.index(("task.completed", a.hash())), \
+                "forced: started beside the running download, not behind MAX_CONCURRENCY"
+            started = [x for kind, x in journal if kind == "task.started"]
+            queued = [x for x in started if x in (b.hash(), c.hash())]
+            assert queued == [c.hash(), b.hash()], "moved to the top: started first"
+    finally:
+        world.clear_faults()
+
+
 def test_delete_mid_download_leaves_nothing(world: RunningWorld, anibridge: Harness) -> None:
     ep = pick(world, skip=3)
     world.set_faults(SLOW_MEDIA)

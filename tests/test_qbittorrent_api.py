@@ -230,8 +230,55 @@ def test_pause_resume_stop_start(http: httpx.Client, open_server: Harness) -> No
     http.post(f"{API}/torrents/stop", data={"hashes": btih(m2)})
     http.post(f"{API}/torrents/resume", data={"hashes": btih(m2).upper()})
     assert info(http, hashes=btih(m2))[0]["state"] == "queuedDL"
-    for name in ("topPrio", "bottomPrio", "setForceStart"):
+    for name in ("topPrio", "bottomPrio", "increasePrio", "decreasePrio"):
         assert http.post(f"{API}/torrents/{name}", data={"hashes": btih(m1)}).status_code == 200
+    assert http.post(f"{API}/torrents/setForceStart", data={"hashes": btih(m1), "value": "false"}).status_code == 200
+
+
+def _queue(http: httpx.Client) -> list[str]:
+    """Hashes of the waiting downloads by their ``priority`` (queue position from 1)."""
+    items = [t for t in info(http) if t["priority"] > 0]
+    assert sorted(t["priority"] for t in items) == list(range(1, len(items) + 1))
+    return [t["hash"] for t in sorted(items, key=lambda t: t["priority"])]
+
+
+def test_queue_order_and_force_start(http: httpx.Client, open_server: Harness) -> None:
+    """topPrio/bottomPrio/increasePrio/decreasePrio/setForceStart and torrents/add's addToTopOfQueue and
+    forced, as qBittorrent 5 (TorrentsController); the order decides which download starts next."""
+    a, b, c, d = (btih(m) for m in (magnet("q-show", 1, n) for n in (1, 2, 3, 4)))
+    assert http.post(f"{API}/torrents/add", data={"urls": "\n".join(magnet("q-show", 1, n) for n in (1, 2, 3, 4))}
+                     ).text == "Ok."
+    assert _queue(http) == [a, b, c, d], "in the order added"
+    client = qbittorrentapi.Client(host=open_server.base_url)
+    client.torrents_top_priority(torrent_hashes=c)
+    assert _queue(http) == [c, a, b, d]
+    client.torrents_increase_priority(torrent_hashes=d)
+    assert _queue(http) == [c, a, d, b]
+    http.post(f"{API}/torrents/decreasePrio", data={"hashes": c.upper()})
+    assert _queue(http) == [a, c, d, b]
+    client.torrents_bottom_priority(torrent_hashes=[a, c])
+    assert _queue(http) == [d, b, a, c], "several keep their order among themselves"
+    http.post(f"{API}/torrents/topPrio", data={"hashes": "0" * 40})  # unknown: ignored
+    assert http.post(f"{API}/torrents/topPrio", data={}).status_code == 400
+    assert _queue(http) == [d, b, a, c]
+
+    e = btih(magnet("q-show", 1, 5))
+    assert http.post(f"{API}/torrents/add", data={"urls": magnet("q-show", 1, 5), "addToTopOfQueue": "true"}
+                     ).text == "Ok."
+    assert _queue(http) == [e, d, b, a, c]
+
+    client.torrents_set_force_start(enable=True, torrent_hashes=b)
+    forced = info(http, hashes=b)[0]
+    assert (forced["force_start"], forced["state"]) == (True, "forcedDL")
+    assert _queue(http)[0] == b, "forced downloads go first"
+    assert http.post(f"{API}/torrents/setForceStart", data={"hashes": b}).status_code == 400  # no value
+    http.post(f"{API}/torrents/setForceStart", data={"hashes": b, "value": "false"})
+    assert info(http, hashes=b)[0]["force_start"] is False
+    f = btih(magnet("q-show", 1, 6))
+    http.post(f"{API}/torrents/add", data={"urls": magnet("q-show", 1, 6), "forced": "true"})
+    assert info(http, hashes=f)[0]["state"] == "forcedDL"
+    client.torrents_start(torrent_hashes=f)  # start() makes it auto-managed again, as qBittorrent's
+    assert info(http, hashes=f)[0]["force_start"] is False
 
 
 def test_delete(http: httpx.Client) -> None:

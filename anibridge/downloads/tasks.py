@@ -44,7 +44,10 @@ log = logging.getLogger("anibridge.tasks")
 _MAX_CATEGORY = 100
 _COLUMNS = ("hash, site, slug, season, episode, language, provider, mode, name, magnet, category, save_path, tags,"
             " status, paused, added_on, started_on, completed_on, downloaded, total_size, path, quality, host,"
-            " attempts, error, position, ratio_limit, seeding_time_limit, inactive_seeding_time_limit")
+            " attempts, error, position, ratio_limit, seeding_time_limit, inactive_seeding_time_limit, queue_rank,"
+            " forced")
+# The download queue: forced downloads first, then by queue rank (torrents/topPrio...), then as added.
+QUEUE_ORDER = "forced DESC, queue_rank, added_on, hash"
 GLOBAL_LIMIT = -2  # a share limit of -2 means "the global one", as in qBittorrent
 
 
@@ -88,6 +91,8 @@ class TaskRow:
     ratio_limit: float = -2.0
     seeding_time_limit: int = -2  # minutes
     inactive_seeding_time_limit: int = -2  # minutes
+    queue_rank: float = 0.0
+    forced: bool = False
 
     @property
     def runnable(self) -> bool:
@@ -97,6 +102,7 @@ class TaskRow:
 def _row(values: Sequence[Any]) -> TaskRow:
     data = list(values)
     data[14] = bool(data[14])
+    data[30] = bool(data[30])
     return TaskRow(*data)
 
 
@@ -116,8 +122,22 @@ def runnable_tasks(runtime: Runtime) -> list[TaskRow]:
     """Tasks the worker should be running, oldest first (cheap: indexed by status)."""
     rows = runtime.tasks_reader.connection().execute(
         f"SELECT {_COLUMNS} FROM tasks WHERE status IN ('queued', 'downloading') AND paused = 0"
-        " ORDER BY added_on, hash")
+        f" ORDER BY {QUEUE_ORDER}")
     return [_row(r) for r in rows]
+
+
+def queued_in_order(runtime: Runtime) -> list[TaskRow]:
+    """Downloads not finished yet (paused ones too, as qBittorrent's queue), in queue order."""
+    rows = runtime.tasks_reader.connection().execute(
+        f"SELECT {_COLUMNS} FROM tasks WHERE status IN ('queued', 'downloading') ORDER BY {QUEUE_ORDER}")
+    return [_row(r) for r in rows]
+
+
+def queue_top(runtime: Runtime) -> float:
+    """The lowest queue rank in use (0 for an empty queue)."""
+    row = runtime.tasks_reader.connection().execute(
+        "SELECT min(queue_rank) FROM tasks WHERE status IN ('queued', 'downloading')").fetchone()
+    return float(row[0]) if row and row[0] is not None else 0.0
 
 
 def tag_names(runtime: Runtime) -> list[str]:
@@ -257,7 +277,8 @@ class ShareLimits:
 
 
 def add_tasks(runtime: Runtime, refs: Iterable[tuple[MagnetRef, str]], *, category: str, save_path: str,
-              tags: str, paused: bool, limits: ShareLimits = ShareLimits(), rename: str = "") -> int:
+              tags: str, paused: bool, limits: ShareLimits = ShareLimits(), rename: str = "", forced: bool = False,
+              to_top: bool = False) -> int:
     """Record new tasks; returns how many were added or retried.
 
     A known hash is a duplicate, left as it is (qBittorrent 5 refuses it), except a failed one, which
@@ -272,6 +293,7 @@ def add_tasks(runtime: Runtime, refs: Iterable[tuple[MagnetRef, str]], *, catego
     if category and category not in categories(runtime):
         events.append(CategoryCreated(name=category, save_path=""))
     now = time.time()
+    top = queue_top(runtime) if to_top else None
     seen: set[str] = set()
     for ref, magnet in refs:
         if ref.info_hash in seen:
@@ -294,7 +316,8 @@ def add_tasks(runtime: Runtime, refs: Iterable[tuple[MagnetRef, str]], *, catego
             language=ref.language, provider=ref.provider, mode=ref.mode, name=name, magnet=magnet,
             category=category, save_path=folder or "", tags=",".join(split_tags(tags)), paused=paused,
             added_on=now, ratio_limit=limits.ratio_limit, seeding_time_limit=limits.seeding_time_limit,
-            inactive_seeding_time_limit=limits.inactive_seeding_time_limit))
+            inactive_seeding_time_limit=limits.inactive_seeding_time_limit, forced=forced,
+            rank=None if top is None else top - 1 + len(seen) / 1000))  # several links keep their order
         taken += 1
         log.info("added %s (%s S%02dE%02d %s on %s)%s", ref.info_hash, ref.slug, ref.season, ref.episode,
                  ref.language, ref.site, " paused" if paused else "")
@@ -311,7 +334,8 @@ def pause(runtime: Runtime, tasks: Iterable[TaskRow]) -> None:
 
 
 def resume(runtime: Runtime, tasks: Iterable[TaskRow]) -> None:
-    chosen = [t for t in tasks if t.paused or t.status == "failed"]
+    # as qBittorrent's start(): a forced download becomes an ordinary one in the queue again
+    chosen = [t for t in tasks if t.paused or t.status == "failed" or t.forced]
     for task in chosen:
         remove_failure_marker(runtime, task)
     commit(runtime, [TaskResumed(hash=t.hash) for t in chosen])

@@ -155,18 +155,25 @@ class DownloadWorker:
             self._wake.clear()
 
     def _reconcile(self) -> None:
-        wanted = task_cmds.runnable_tasks(self.runtime)
-        wanted_hashes = {t.hash for t in wanted}
+        wanted = task_cmds.runnable_tasks(self.runtime)  # in queue order, forced ones first
+        forced = {t.hash for t in wanted if t.forced}
         with self._lock:
+            wanted_hashes = {t.hash for t in wanted}
             for task_hash, job in self._jobs.items():
                 if task_hash not in wanted_hashes and not job.cancel.is_set() and not job.finishing:
                     log.info("stopping the download of %s (paused or deleted)", job.task.name)
                     job.cancel.set()
+            # forced downloads (qBittorrent's force start) do not count towards MAX_CONCURRENCY
+            queued_running = sum(1 for h in self._jobs if h not in forced)
             for task in wanted:
-                if len(self._jobs) >= self.settings.max_concurrency or self._stop.is_set():
+                if self._stop.is_set():
                     break
                 if task.hash in self._jobs:
                     continue
+                if not task.forced:
+                    if queued_running >= self.settings.max_concurrency:
+                        break
+                    queued_running += 1
                 job = Job(task)
                 job.thread = threading.Thread(target=self._run_job, args=(job,), name=f"download-{task.hash[:8]}",
                                               daemon=True)

@@ -294,6 +294,26 @@ class TaskRequested(_Task):
     ratio_limit: float = -2.0
     seeding_time_limit: int = -2  # minutes
     inactive_seeding_time_limit: int = -2  # minutes
+    # Queue: ``rank`` orders waiting downloads (lower first; None = in the order added); ``forced``
+    # downloads start at once, outside MAX_CONCURRENCY (qBittorrent's force start).
+    rank: float | None = None
+    forced: bool = False
+
+
+@register
+class TaskQueueMoved(_Task):
+    """torrents/topPrio, bottomPrio, increasePrio, decreasePrio: the task's new place in the download queue."""
+
+    type_name = "task.queue_moved"
+    rank: float
+
+
+@register
+class TaskForceStartSet(_Task):
+    """torrents/setForceStart: start at once, whatever MAX_CONCURRENCY says (or back to the queue)."""
+
+    type_name = "task.force_start_set"
+    forced: bool
 
 
 @register

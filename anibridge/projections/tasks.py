@@ -10,7 +10,7 @@ import apsw
 from ..events.journal import StoredEvent
 from .catalog import payload
 
-TASKS_SCHEMA_VERSION = 2
+TASKS_SCHEMA_VERSION = 3
 
 
 class TaskProjection:
@@ -26,6 +26,8 @@ class TaskProjection:
             "task.deleted": self._deleted,
             "task.category_set": self._category_set,
             "task.share_limits_set": self._share_limits_set,
+            "task.queue_moved": self._queue_moved,
+            "task.force_start_set": self._force_start_set,
             "task.tags_set": self._tags_set,
             "task.renamed": self._renamed,
             "task.location_set": self._location_set,
@@ -59,11 +61,13 @@ class TaskProjection:
         conn.execute(
             "INSERT OR IGNORE INTO tasks (hash, site, slug, season, episode, language, provider, mode, name, magnet,"
             " category, save_path, tags, status, paused, added_on, ratio_limit, seeding_time_limit,"
-            " inactive_seeding_time_limit, position) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " inactive_seeding_time_limit, queue_rank, forced, position)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (p["hash"], p["site"], p["slug"], p["season"], p["episode"], p["language"], p.get("provider"),
              p.get("mode"), p["name"], p["magnet"], p.get("category", ""), p.get("save_path", ""),
              p.get("tags", ""), "queued", 1 if p.get("paused") else 0, p["added_on"], p.get("ratio_limit", -2.0),
-             p.get("seeding_time_limit", -2), p.get("inactive_seeding_time_limit", -2), ev.position),
+             p.get("seeding_time_limit", -2), p.get("inactive_seeding_time_limit", -2),
+             ev.position if p.get("rank") is None else p["rank"], 1 if p.get("forced") else 0, ev.position),
         )
 
     def _paused(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
@@ -71,7 +75,7 @@ class TaskProjection:
 
     def _resumed(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
         # Resuming a failed task retries it (its marker file, if any, was removed by the command).
-        conn.execute("UPDATE tasks SET paused = 0, position = ?,"
+        conn.execute("UPDATE tasks SET paused = 0, forced = 0, position = ?,"
                      " path = CASE WHEN status = 'failed' THEN '' ELSE path END,"
                      " completed_on = CASE WHEN status = 'failed' THEN NULL ELSE completed_on END,"
                      " downloaded = CASE WHEN status = 'failed' AND path != '' THEN 0 ELSE downloaded END,"
@@ -89,6 +93,12 @@ class TaskProjection:
     def _share_limits_set(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
         self._set(conn, ev, p["hash"], ratio_limit=p["ratio_limit"], seeding_time_limit=p["seeding_time_limit"],
                   inactive_seeding_time_limit=p["inactive_seeding_time_limit"])
+
+    def _queue_moved(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
+        self._set(conn, ev, p["hash"], queue_rank=p["rank"])
+
+    def _force_start_set(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
+        self._set(conn, ev, p["hash"], forced=1 if p["forced"] else 0)
 
     def _tags_set(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
         self._set(conn, ev, p["hash"], tags=p["tags"])

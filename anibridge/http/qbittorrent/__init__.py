@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import PlainTextResponse, Response
 
-from . import app, sync, torrents  # noqa: F401  (each registers its endpoints on the router)
+from . import app, queue, sync, torrents  # noqa: F401  (each registers its endpoints on the router)
 from .plumbing import KNOWN, authorized, router
 
 __all__ = ["KNOWN", "router"]

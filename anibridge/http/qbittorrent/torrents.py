@@ -96,8 +96,8 @@ def _state(runtime: Runtime, task: TaskRow, live: Any, now: float, marker: bool)
     if task.status == "downloading":
         if live is not None and live.speed <= 0 and time.monotonic() - live.updated > STALLED_AFTER:
             return "stalledDL"
-        return "downloading"
-    return "queuedDL"
+        return "forcedDL" if task.forced else "downloading"
+    return "forcedDL" if task.forced else "queuedDL"
 
 
 def _save_rel(runtime: Runtime, task: TaskRow) -> str:
@@ -107,8 +107,10 @@ def _save_rel(runtime: Runtime, task: TaskRow) -> str:
     return str(PurePosixPath(*parts)) if (parts := cmd.folder_parts(runtime, task)) else ""
 
 
-def task_info(runtime: Runtime, task: TaskRow, live: Any, now: float, markers: bool = False) -> dict[str, Any]:
-    """One torrent as ``torrents/info`` lists it; ``markers``: see sees_failure_markers."""
+def task_info(runtime: Runtime, task: TaskRow, live: Any, now: float, markers: bool = False,
+              queue_position: int = 0) -> dict[str, Any]:
+    """One torrent as ``torrents/info`` lists it; ``markers``: see sees_failure_markers; ``queue_position``:
+    its place in the download queue from 1 (0: finished or failed, not queued)."""
     marker = shows_marker(runtime, task, markers)
     completed = task.status == "completed" or marker
     total = task.total_size or (live.total if live is not None else 0)
@@ -150,7 +152,8 @@ def task_info(runtime: Runtime, task: TaskRow, live: Any, now: float, markers: b
         "seeding_time": seeding_seconds(task, now), "seeding_time_limit": own_time, "max_seeding_time": max_time,
         "inactive_seeding_time_limit": task.inactive_seeding_time_limit, "max_inactive_seeding_time": max_inactive,
         "num_seeds": 0, "num_leechs": 0, "num_complete": 0, "num_incomplete": 0, "availability": -1,
-        "priority": 0, "force_start": False, "super_seeding": False, "seq_dl": False, "f_l_piece_prio": False,
+        "priority": queue_position, "force_start": task.forced, "super_seeding": False, "seq_dl": False,
+        "f_l_piece_prio": False,
         "auto_tmm": False, "dl_limit": -1, "up_limit": -1, "time_active": active, "seen_complete": done_on,
         "last_activity": int(now) if speed else (done_on if completed else added), "tracker": "",
         "trackers_count": 0, "private": False, "has_metadata": True, "popularity": 0, "reannounce": 0,
@@ -158,7 +161,7 @@ def task_info(runtime: Runtime, task: TaskRow, live: Any, now: float, markers: b
     }
 
 
-_DL_STATES = {"queuedDL", "downloading", "stalledDL", "stoppedDL", "metaDL"}
+_DL_STATES = {"queuedDL", "downloading", "forcedDL", "stalledDL", "stoppedDL", "metaDL"}
 # qBittorrent's TorrentFilter names (plus the 4.x names paused/resumed); any other name means all.
 _FILTERS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "all": lambda t: True,
@@ -180,9 +183,14 @@ _FILTERS: dict[str, Callable[[dict[str, Any]], bool]] = {
 }
 
 
+def queue_positions(runtime: Runtime) -> dict[str, int]:
+    return {t.hash: i for i, t in enumerate(cmd.queued_in_order(runtime), start=1)}
+
+
 def infos(runtime: Runtime, markers: bool = False) -> list[dict[str, Any]]:
-    live, now = _live(runtime), time.time()
-    return [task_info(runtime, t, live.get(t.hash), now, markers) for t in cmd.all_tasks(runtime)]
+    live, now, places = _live(runtime), time.time(), queue_positions(runtime)
+    return [task_info(runtime, t, live.get(t.hash), now, markers, places.get(t.hash, 0))
+            for t in cmd.all_tasks(runtime)]
 
 
 @endpoint("torrents/info")
@@ -225,7 +233,7 @@ def _one(call: Call) -> TaskRow:
 def torrents_properties(call: Call) -> dict[str, Any]:
     task = _one(call)
     info = task_info(call.runtime, task, _live(call.runtime).get(task.hash), time.time(),
-                     sees_failure_markers(call))
+                     sees_failure_markers(call), queue_positions(call.runtime).get(task.hash, 0))
     return {
         "hash": task.hash, "infohash_v1": task.hash, "infohash_v2": "", "name": task.name,
         "save_path": info["save_path"], "download_path": "", "creation_date": info["added_on"],
@@ -330,7 +338,8 @@ def torrents_add(call: Call) -> Response:
         category = cmd.check_category(category)
     paused = call.flag("paused") or call.flag("stopped")
     added = cmd.add_tasks(call.runtime, refs, category=category, save_path=call.get("savepath"),
-                          tags=call.get("tags"), paused=paused, limits=_limits(call), rename=call.get("rename"))
+                          tags=call.get("tags"), paused=paused, limits=_limits(call), rename=call.get("rename"),
+                          forced=call.flag("forced"), to_top=call.flag("addToTopOfQueue"))
     return PlainTextResponse("Ok." if added else "Fails.")
 
 
@@ -449,8 +458,7 @@ def _accept(name: str) -> None:
     endpoint(f"torrents/{name}", write=True)(ignore)
 
 
-# Queue order, speed limits and BitTorrent-only switches have nothing to act on in AniBridge.
-for _name in ("topPrio", "bottomPrio", "increasePrio", "decreasePrio", "setForceStart",
-              "setSuperSeeding", "setAutoManagement", "reannounce", "recheck", "setDownloadLimit", "setUploadLimit",
+# Speed limits and BitTorrent-only switches have nothing to act on in AniBridge (the queue: queue.py).
+for _name in ("setSuperSeeding", "setAutoManagement", "reannounce", "recheck", "setDownloadLimit", "setUploadLimit",
               "toggleSequentialDownload", "toggleFirstLastPiecePrio", "filePrio"):
     _accept(_name)
