@@ -220,8 +220,11 @@ class SonarrQbit:
         self.torrents()
         return failures
 
-    def add_magnet(self, magnet: str, ratio: float | None = None, seed_minutes: int | None = None) -> str:
-        """QBittorrent.AddFromMagnetLink + AddTorrentFromUrl with the default settings (initial state Start)."""
+    def add_magnet(self, magnet: str, ratio: float | None = None, seed_minutes: int | None = None,
+                   move_to_top: bool = False, force_start: bool = False) -> str:
+        """QBittorrent.AddFromMagnetLink + AddTorrentFromUrl; by default with Sonarr's default settings
+        (initial state Start, priority Last). ``move_to_top``: the Recent/Older priority is "First";
+        ``force_start``: the initial state is "Force Start" - both applied once the torrent is loaded."""
         if not accepts_magnet(self.config(), magnet):
             raise NotImplementedError("Magnet Links without trackers not supported if DHT is disabled")
         data: dict[str, Any] = {"urls": magnet}
@@ -235,7 +238,25 @@ class SonarrQbit:
         result = self.request("POST", "torrents/add", data=data).text
         if result == "Fails.":
             raise RuntimeError("Download client failed to add torrent by url")
-        return magnet_hash(magnet)
+        download_id = magnet_hash(magnet)
+        if (move_to_top or force_start) and self._wait_for_torrent(download_id):
+            if move_to_top:  # MoveTorrentToTopInQueue: a 409 (queueing disabled) is ignored, anything else fails
+                r = self.http.post("/api/v2/torrents/topPrio", data={"hashes": download_id.lower()},
+                                   cookies=self.cookies)
+                assert r.status_code in (200, 409), f"Failed to set the torrent priority: {r.status_code}"
+            if force_start:
+                self.request("POST", "torrents/setForceStart", data={"hashes": download_id.lower(), "value": "true"})
+        return download_id
+
+    def _wait_for_torrent(self, download_id: str) -> bool:
+        """WaitForTorrent: IsTorrentLoaded (torrents/properties answers) up to 10 times, 100 ms apart."""
+        for _ in range(10):
+            r = self.http.get("/api/v2/torrents/properties", params={"hash": download_id.lower()},
+                              cookies=self.cookies)
+            if r.status_code == 200:
+                return True
+            time.sleep(0.1)
+        return False
 
     def items(self) -> list[DownloadItem]:
         """QBittorrent.GetItems: api version, preferences, then the torrents of the category."""

@@ -38,8 +38,10 @@ from anibridge.events.types import (
     TaskCompleted,
     TaskDeleted,
     TaskFailed,
+    TaskForceStartSet,
     TaskPaused,
     TaskProgress,
+    TaskQueueMoved,
     TaskRequested,
     TaskResumed,
     TaskStarted,
@@ -208,6 +210,8 @@ def task_events(n: int, rng: random.Random) -> Iterator[Event]:
                 yield TaskDeleted(hash=h, delete_files=True)
             case 4:
                 yield TaskCategorySet(hash=h, category="radarr")
+                yield TaskQueueMoved(hash=h, rank=-float(i))
+                yield TaskForceStartSet(hash=h, forced=i % 12 == 4)
             case _:  # failed for good, with the marker file Sonarr and Radarr fail it by
                 yield TaskFailed(hash=h, reason="every hoster failed", marker_size=321,
                                  marker_path=f"Title {i}/S01E01.anibridge-failed.sh")

@@ -81,9 +81,13 @@ def test_sonarr_download_client_sequence_with_a_password_only(tmp_path: Path) ->
             assert qbit.test() == [], "Sonarr's download client test fails"
             assert http.get(f"{API}/app/version").text == "v5.0.5" and qbit.api_version() == (2, 11, 2)
 
-            # grab: the first with no seed settings, the second asks to seed 60 minutes, the third ratio 1
+            # grab: the first with no seed settings, the second asks to seed 60 minutes, the third ratio 1 with
+            # priority "First" and initial state "Force Start"
             ids = [qbit.add_magnet(magnets[0]), qbit.add_magnet(magnets[1], seed_minutes=60),
-                   qbit.add_magnet(magnets[2], ratio=1.0), qbit.add_magnet(failing)]
+                   qbit.add_magnet(magnets[2], ratio=1.0, move_to_top=True, force_start=True),
+                   qbit.add_magnet(failing)]
+            forced = {t["hash"].upper(): t for t in qbit.torrents()}[ids[2]]
+            assert forced["force_start"] is True
             with pytest.raises(RuntimeError):  # a duplicate: qBittorrent 5 answers Fails.
                 qbit.add_magnet(magnets[0])
             items = {i.download_id: i for i in qbit.items()}
