@@ -24,6 +24,7 @@ from test_downloads_e2e import DONE, client_for, wait_state
 
 from anibridge.devworld.hostile import HostileWorld, running_hostile
 from anibridge.devworld.testing import running_world
+from anibridge.downloads.failure_marker import MARKER_SUFFIX
 from anibridge.netguard import (
     AddressPolicy,
     BlockedAddress,
@@ -72,7 +73,11 @@ def add_and_fail(h: Harness, slugs: list[str], timeout: float = 60) -> dict[str,
 
 
 def files_under(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+    """What a failed download left in the download folder besides its marker (a short note AniBridge wrote)."""
+    found = [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+    markers = [p for p in found if p.name.endswith(MARKER_SUFFIX)]
+    assert all(p.stat().st_size < 4096 and p.read_text().startswith("#!/bin/sh\n# AniBridge") for p in markers)
+    return [p for p in found if p not in markers]
 
 
 # --- SSRF --------------------------------------------------------------------------------------------
