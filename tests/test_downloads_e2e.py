@@ -352,6 +352,34 @@ def test_queue_order_decides_what_starts_next(world: RunningWorld, tmp_path: Pat
         world.clear_faults()
 
 
+def test_forced_downloads_have_a_ceiling(world: RunningWorld, tmp_path: Path) -> None:
+    """Sonarr's initial state "Force Start" forces every grab: forced downloads skip the queue but have
+    MAX_CONCURRENCY slots of their own, so a season search does not start them all at once."""
+    eps = [pick(world, skip=n) for n in (8, 9, 10, 11)]
+    world.set_faults([{"site": "aniworld", "path": "^/anime/stream/", "mode": "latency", "seconds": 2}])
+    try:
+        with running_anibridge(tmp_path, CATALOG_ENABLED="false", MAX_CONCURRENCY="1", **world.env()) as h:
+            client = client_for(h.base_url)
+            client.torrents_add(urls=[ep.magnet() for ep in eps[:3]], forced=True)
+            client.torrents_add(urls=eps[3].magnet())
+            worker = h.runtime.worker
+            assert worker is not None
+            most = 0
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                running = set(worker.running())
+                most = max(most, len(running))
+                assert len(running - {eps[3].hash()}) <= 1, "at most MAX_CONCURRENCY forced downloads at once"
+                states = {t["hash"]: t["state"] for t in client.torrents_info()}
+                if all(states.get(ep.hash()) in DONE for ep in eps):
+                    break
+                time.sleep(0.05)
+            assert most == 2, "one forced and one queued download ran side by side"
+            assert all(t["state"] in DONE for t in client.torrents_info())
+    finally:
+        world.clear_faults()
+
+
 def test_delete_mid_download_leaves_nothing(world: RunningWorld, anibridge: Harness) -> None:
     ep = pick(world, skip=3)
     world.set_faults(SLOW_MEDIA)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,44 @@ def test_failed_download_marker_setting(world: RunningWorld, tmp_path: Path, mod
         else:
             assert item.status == "Completed" and generic["state"] == "stoppedUP"
             assert len(markers) == 1 and generic["content_path"] == str(markers[0])
+
+
+@pytest.mark.parametrize("agent", ["Sonarr/4.0.11.2680 (ubuntu 22.04)", "Radarr/5.21.1.9799 (debian 12)",
+                                   "Lidarr/2.9.6.4552 (debian 12)", "qBittorrent-WebUI", ""])
+def test_clients_that_would_not_fail_it_see_the_error_state(bridge: Harness, agent: str) -> None:
+    """Sonarr before 4.0.12.2892 and Radarr before 5.22.0.9808 only warn about an executable in a single-file
+    download (RejectedImportService came later): they, and everyone else, get qBittorrent's error state."""
+    with httpx.Client(base_url=bridge.base_url, timeout=30) as http:
+        download_id = arr.SonarrQbit(http, user_agent=SONARR).add_magnet(_missing(f"gone-{zlib.crc32(agent.encode())}"))
+        assert _wait(arr.SonarrQbit(http, user_agent=SONARR), download_id).status == "Completed"
+        old = arr.SonarrQbit(http, user_agent=agent)
+        item = {i.download_id: i for i in old.items()}[download_id]
+        assert (item.status, item.message) == ("Warning", "qBittorrent is reporting an error")
+        old.remove(download_id, delete_data=True)
+
+
+def test_passing_faults_leave_no_marker(world: RunningWorld, tmp_path: Path) -> None:
+    """Sonarr and Radarr blocklist a failed release for good: a site answering 503, or too little disk space,
+    must not cost the release - those failures stay qBittorrent's error state, to be resumed."""
+    slug = "passing-fault"
+    world.set_faults([{"site": "aniworld", "path": f"^/anime/stream/{slug}/", "mode": "503", "retry_after": 0}])
+    try:
+        with running_anibridge(tmp_path / "a", CATALOG_SITES="aniworld.to", PROVIDER_REDIRECT_RETRIES="0",
+                               **world.env()) as h, httpx.Client(base_url=h.base_url, timeout=30) as http:
+            qbit = arr.SonarrQbit(http, user_agent=SONARR)
+            item = _wait(qbit, qbit.add_magnet(_missing(slug)))
+            assert (item.status, item.message) == ("Warning", "qBittorrent is reporting an error"), item
+            assert "503" in qbit.properties(item.download_id)["comment"]
+            assert not list(h.settings.downloads_path.rglob(f"*{MARKER_SUFFIX}"))
+    finally:
+        world.clear_faults()
+    with running_anibridge(tmp_path / "b", CATALOG_SITES="aniworld.to", DOWNLOAD_MIN_FREE_GB="100000",
+                           **world.env()) as h, httpx.Client(base_url=h.base_url, timeout=30) as http:
+        qbit = arr.SonarrQbit(http, user_agent=SONARR)
+        item = _wait(qbit, qbit.add_magnet(_missing("no-room")))
+        assert (item.status, item.message) == ("Warning", "qBittorrent is reporting an error"), item
+        assert "DOWNLOAD_MIN_FREE_GB" in qbit.properties(item.download_id)["comment"]
+        assert not list(h.settings.downloads_path.rglob(f"*{MARKER_SUFFIX}"))
 
 
 def _task(name: str) -> TaskRow:

@@ -279,6 +279,15 @@ def test_queue_order_and_force_start(http: httpx.Client, open_server: Harness) -
     assert info(http, hashes=f)[0]["state"] == "forcedDL"
     client.torrents_start(torrent_hashes=f)  # start() makes it auto-managed again, as qBittorrent's
     assert info(http, hashes=f)[0]["force_start"] is False
+    # setForceStart starts a stopped download, forced or not (torrent->start(Forced | AutoManaged))
+    client.torrents_stop(torrent_hashes=[a, f])
+    assert {t["state"] for t in info(http, hashes=f"{a}|{f}")} == {"stoppedDL"}
+    client.torrents_set_force_start(enable=True, torrent_hashes=f)
+    client.torrents_set_force_start(enable=False, torrent_hashes=a)
+    assert [(t["state"], t["force_start"]) for t in info(http, hashes=f)] == [("forcedDL", True)]
+    assert [(t["state"], t["force_start"]) for t in info(http, hashes=a)] == [("queuedDL", False)]
+    client.torrents_stop(torrent_hashes=f)
+    assert info(http, hashes=f)[0]["force_start"] is False, "a stopped torrent is not forced (isForced)"
 
 
 def test_delete(http: httpx.Client) -> None:

@@ -4,9 +4,10 @@ Sonarr and Radarr never fail a qBittorrent download by its state: ``error`` is o
 ``QBittorrent.GetItems``. What they do fail is a finished download whose import finds an executable
 file, when the indexer's "Fail Downloads" option includes "Executables"
 (``DownloadedEpisodesImportService.ProcessFile`` / ``CheckEmptyResultForIssue``, then
-``RejectedImportService.Process``): they blocklist the release and search another one. So a download
-that cannot finish gets ``<release>/<release>.anibridge-failed.sh`` - a plain-text note, not made
-executable, saying what failed - and is shown to them as finished with that file.
+``RejectedImportService.Process``): they blocklist the release and search another one. So a release that
+cannot be downloaded gets ``<release>/<release>.anibridge-failed.sh`` - a plain-text note, not made
+executable, saying what failed - and is shown to them as finished with that file. The blocklist is for
+good, so only failures of the release itself get a marker (the worker decides), never passing faults.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The download queue as qBittorrent's API moves it: topPrio, bottomPrio, increasePrio, decreasePrio and
 setForceStart. Waiting downloads start in queue order, at most MAX_CONCURRENCY at once; forced ones start at
-once and do not count towards that limit. A running download is never stopped for one moved above it: its
-progress would be lost.
+once and do not count towards that limit, up to MAX_CONCURRENCY more (Sonarr's "Force Start" forces every
+grab: a season search must not start dozens of downloads against the same video hosts). A running download
+is never stopped for one moved above it: its progress would be lost.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
 from ..events.registry import Event
-from ..events.types import TaskForceStartSet, TaskQueueMoved
+from ..events.types import TaskForceStartSet, TaskQueueMoved, TaskResumed
 from .tasks import TaskRow, commit, queued_in_order
 
 if TYPE_CHECKING:
@@ -45,4 +46,11 @@ def move(runtime: Runtime, tasks: Iterable[TaskRow], where: Move) -> None:
 
 
 def set_force_start(runtime: Runtime, tasks: Iterable[TaskRow], forced: bool) -> None:
-    commit(runtime, [TaskForceStartSet(hash=t.hash, forced=forced) for t in tasks if t.forced != forced])
+    """As qBittorrent's ``start(Forced or AutoManaged)``: a stopped download is started either way."""
+    events: list[Event] = []
+    for task in tasks:
+        if task.paused:
+            events.append(TaskResumed(hash=task.hash))  # (clears forced)
+        if task.forced != forced or (task.paused and forced):
+            events.append(TaskForceStartSet(hash=task.hash, forced=forced))
+    commit(runtime, events)

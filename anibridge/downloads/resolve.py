@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..crawlers.fetch import DEFAULT_USER_AGENT, ChallengeError, Fetcher, FetchError
+from ..crawlers.fetch import DEFAULT_USER_AGENT, ChallengeError, Fetcher, FetchError, NotFound
 from ..crawlers.parsers import HosterLink, ParseError, aniworld, megakino, sto
 from ..crawlers.site_state import site_fetcher
 from ..netguard import GuardedTransport, guarded_client
@@ -51,11 +51,14 @@ class PlayChallenge(HostError):
 
 
 class ResolveError(Exception):
-    """The episode cannot be downloaded at all (page missing, language not offered...)."""
+    """The episode cannot be downloaded at all (page missing, language not offered...). ``of_release``: the
+    release itself is the problem (the site has no such episode or language), not a passing fault of the
+    site or of AniBridge."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, of_release: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.of_release = of_release
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +86,7 @@ def episode_paths(ref: EpisodeRef, catalog: CatalogQueries | None) -> list[str]:
     elif ref.site == "megakino":
         paths += [f"/films/{ref.slug}.html", f"/serials/{ref.slug}.html"]
     else:
-        raise ResolveError(f"unknown site {ref.site!r}")
+        raise ResolveError(f"unknown site {ref.site!r}", of_release=True)
     return [p for p in dict.fromkeys(paths) if p.startswith("/") and not p.startswith("//")]
 
 
@@ -135,6 +138,7 @@ async def find_hosters(fetcher: Fetcher, ref: EpisodeRef, catalog: CatalogQuerie
     """Fetch the episode page and list its hoster links for the wanted language, in try order."""
     what = f"{ref.slug} S{ref.season:02d}E{ref.episode:02d}"
     problems: list[str] = []
+    gone = True  # every page answered "not found": the site has no such episode
     links: list[HosterLink] | None = None
     for path in episode_paths(ref, catalog):
         try:
@@ -143,14 +147,18 @@ async def find_hosters(fetcher: Fetcher, ref: EpisodeRef, catalog: CatalogQuerie
             break
         except FetchError as exc:
             problems.append(f"{exc.url}: {exc.reason}")
+            gone = gone and isinstance(exc, NotFound)
         except ParseError as exc:
             problems.append(f"{fetcher.url_for(path)}: {exc}")
+            gone = False
     if links is None:
-        raise ResolveError(f"could not read the episode page of {what} on {ref.site}: " + "; ".join(problems))
+        raise ResolveError(f"could not read the episode page of {what} on {ref.site}: " + "; ".join(problems),
+                           of_release=gone and bool(problems))
     ordered = order_links(links, ref.language, ref.provider, order)
     if not ordered:
         offered = sorted({link.language for link in links}, key=_language_rank)
-        raise ResolveError(f"episode has no {ref.language} stream (offered: {', '.join(offered) or 'none'})")
+        raise ResolveError(f"episode has no {ref.language} stream (offered: {', '.join(offered) or 'none'})",
+                           of_release=True)
     return ordered
 
 

@@ -133,6 +133,13 @@ def queued_in_order(runtime: Runtime) -> list[TaskRow]:
     return [_row(r) for r in rows]
 
 
+def queued_hashes(runtime: Runtime) -> list[str]:
+    """queued_in_order, hashes only (torrents/info's ``priority``)."""
+    rows = runtime.tasks_reader.connection().execute(
+        f"SELECT hash FROM tasks WHERE status IN ('queued', 'downloading') ORDER BY {QUEUE_ORDER}")
+    return [h for (h,) in rows]
+
+
 def queue_top(runtime: Runtime) -> float:
     """The lowest queue rank in use (0 for an empty queue)."""
     row = runtime.tasks_reader.connection().execute(

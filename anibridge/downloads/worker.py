@@ -163,17 +163,17 @@ class DownloadWorker:
                 if task_hash not in wanted_hashes and not job.cancel.is_set() and not job.finishing:
                     log.info("stopping the download of %s (paused or deleted)", job.task.name)
                     job.cancel.set()
-            # forced downloads (qBittorrent's force start) do not count towards MAX_CONCURRENCY
-            queued_running = sum(1 for h in self._jobs if h not in forced)
+            # forced downloads (qBittorrent's force start) do not count towards MAX_CONCURRENCY; they have
+            # MAX_CONCURRENCY more slots of their own (downloads/queue.py says why)
+            limit = self.settings.max_concurrency
+            running = {True: sum(1 for h in self._jobs if h in forced), False: sum(1 for h in self._jobs
+                                                                                   if h not in forced)}
             for task in wanted:
                 if self._stop.is_set():
                     break
-                if task.hash in self._jobs:
+                if task.hash in self._jobs or running[task.forced] >= limit:
                     continue
-                if not task.forced:
-                    if queued_running >= self.settings.max_concurrency:
-                        break
-                    queued_running += 1
+                running[task.forced] += 1
                 job = Job(task)
                 job.thread = threading.Thread(target=self._run_job, args=(job,), name=f"download-{task.hash[:8]}",
                                               daemon=True)
@@ -236,8 +236,9 @@ class DownloadWorker:
                         fetcher, ref, self.runtime.catalog, self.settings.hosts)), job)
                     log.debug("%s: %d hoster link(s) after %.2f s", task.name, len(links), time.monotonic() - started)
                 except ResolveError as exc:
-                    return self._fail(job, exc.reason)
+                    return self._fail(job, exc.reason, of_release=exc.of_release)
                 failures: list[str] = []
+                challenged = 0  # hosters the site's anti-bot check kept us from: a passing fault, not the release's
                 attempt = task.attempts
                 for link in links:
                     try:
@@ -246,6 +247,7 @@ class DownloadWorker:
                     except PlayChallenge as exc:
                         log.warning("%s: %s: %s; trying the next hoster", task.name, link.host, exc.reason)
                         failures.append(f"{link.host}: {exc.reason}")
+                        challenged += 1
                         continue
                     except HostError as exc:
                         log.warning("%s: %s failed: %s", task.name, link.host, exc.reason)
@@ -266,7 +268,7 @@ class DownloadWorker:
                         continue
                     return self._complete(job, result, started)
                 reason = f"all {len(links)} hoster(s) failed for {task.language}: " + "; ".join(failures)
-                return self._fail(job, reason)
+                return self._fail(job, reason, of_release=challenged < len(links))
             finally:
                 with contextlib.suppress(Exception):
                     loop.run_plain(client.aclose())
@@ -298,17 +300,19 @@ class DownloadWorker:
         return (f"not starting: only {free // mib} MiB free in the download folder, and DOWNLOAD_MIN_FREE_GB keeps"
                 f" {floor // mib} MiB free; make room and resume the torrent")
 
-    def _fail(self, job: Job, reason: str) -> int:
+    def _fail(self, job: Job, reason: str, of_release: bool = False) -> int:
         if job.cancel.is_set():
             raise Cancelled()
         log.error("download of %s failed: %s", job.task.name, reason)
-        return self._record_failure(job, reason)
+        return self._record_failure(job, reason, of_release)
 
-    def _record_failure(self, job: Job, reason: str) -> int:
-        """TaskFailed, with the marker file Sonarr and Radarr can fail the download by (failure_marker)."""
+    def _record_failure(self, job: Job, reason: str, of_release: bool = False) -> int:
+        """TaskFailed; when the release itself cannot be downloaded (``of_release``), with the marker file
+        Sonarr and Radarr fail it by (failure_marker). They blocklist a failed release for good, so a passing
+        fault (the site down, low disk, a bug of ours) only gets qBittorrent's error state, to be resumed."""
         task = job.task
         marker, size = "", 0
-        if self.settings.failed_download_marker != "off":
+        if of_release and self.settings.failed_download_marker != "off":
             try:
                 marker, size = write_marker(self.runtime, task, release_name(self.runtime, task, None), reason)
             except Exception as exc:  # the failure itself must be recorded whatever happens to the marker

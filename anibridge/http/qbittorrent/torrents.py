@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -57,23 +59,64 @@ def seed_limit_reached(task: TaskRow, now: float) -> bool:
     return False
 
 
-_ARR_AGENT = re.compile(r"^(?:Sonarr|Radarr|Lidarr|Readarr|Whisparr)/", re.IGNORECASE)
+_ARR_AGENT = re.compile(r"^(Sonarr|Radarr)/(\d+(?:\.\d+){0,3})")
+# The first releases that fail a single-file download holding an executable (RejectedImportService with
+# "Fail Downloads", and its fix for files): older ones would only warn about the marker.
+MARKER_MIN_VERSION = {"Sonarr": (4, 0, 12, 2892), "Radarr": (5, 22, 0, 9808)}
+
+
+def understands_markers(user_agent: str) -> bool:
+    """A Sonarr or Radarr new enough to fail a download by its marker file; their HTTP client names itself
+    ``Sonarr/4.0.16.2944 (ubuntu 24.04)`` on every request (UserAgentBuilder, ManagedHttpDispatcher)."""
+    found = _ARR_AGENT.match(user_agent)
+    if found is None:
+        return False
+    version = tuple(int(part) for part in found.group(2).split("."))
+    return version >= MARKER_MIN_VERSION[found.group(1)]
 
 
 def sees_failure_markers(call: Call) -> bool:
     """Whether failed downloads with a marker file are shown to this client as finished with that file
-    (FAILED_DOWNLOAD_MARKER): ``arr`` for the *arr apps (their HTTP client names itself ``Sonarr/4.0...``,
-    UserAgentBuilder), whose qBittorrent client fails nothing by state; ``error`` for everyone else."""
+    (FAILED_DOWNLOAD_MARKER): ``arr`` for Sonarr and Radarr versions that fail it (their qBittorrent client
+    fails nothing by state); qBittorrent's ``error`` state for everyone else."""
     mode = call.runtime.settings.failed_download_marker
     if mode == "arr":
-        return bool(_ARR_AGENT.match(call.request.headers.get("user-agent", "")))
+        return understands_markers(call.request.headers.get("user-agent", ""))
     return mode == "always"
 
 
-def shows_marker(runtime: Runtime, task: TaskRow, markers: bool) -> bool:
+@dataclass(frozen=True, slots=True)
+class View:
+    """What every torrent of one answer shares: worked out once per request, not once per torrent (resolving
+    the download folder alone cost 60% of torrents/info)."""
+
+    runtime: Runtime
+    local: str  # DOWNLOAD_DIR, resolved
+    public: str  # the download folder as Sonarr sees it (QBIT_PUBLIC_SAVE_PATH), else ``local``
+    now: float
+    live: dict[str, Any]
+    markers: bool  # see sees_failure_markers
+    places: dict[str, int]  # queue positions from 1
+
+    def local_path(self, relative: str) -> str:
+        return f"{self.local}/{relative}"
+
+    def public_path(self, relative: str) -> str:
+        if not relative:
+            return self.public
+        return f"{self.public}/{relative}" if self.public != "/" else f"/{relative}"
+
+
+def view_of(runtime: Runtime, markers: bool = False) -> View:
+    local = str(cmd.local_root(runtime))
+    public = runtime.settings.qbit_public_save_path
+    return View(runtime, local, (public.rstrip("/") or "/") if public else local, time.time(), _live(runtime),
+                markers, queue_positions(runtime))
+
+
+def shows_marker(view: View, task: TaskRow) -> bool:
     """A failed task shown as a finished download of its marker file (while that file is there)."""
-    return (markers and task.status == "failed" and bool(task.path)
-            and os.path.isfile(cmd.local_root(runtime) / task.path))
+    return view.markers and task.status == "failed" and bool(task.path) and os.path.isfile(view.local_path(task.path))
 
 
 def _live(runtime: Runtime) -> dict[str, Any]:
@@ -81,37 +124,38 @@ def _live(runtime: Runtime) -> dict[str, Any]:
     return dict(worker.live) if worker is not None else {}
 
 
-def _state(runtime: Runtime, task: TaskRow, live: Any, now: float, marker: bool) -> str:
+def _state(view: View, task: TaskRow, live: Any, marker: bool) -> str:
     if task.status == "failed":
         # finished and done seeding: Sonarr imports the marker at once, fails it, and may remove it
         return "stoppedUP" if marker else "error"
     if task.status == "completed":
-        exists = bool(task.path) and os.path.exists(cmd.local_root(runtime) / task.path)
+        exists = bool(task.path) and os.path.exists(view.local_path(task.path))
         if not exists:
             return "missingFiles"
         # seeding (without peers) until its share limits are reached, then stopped, as qBittorrent does
-        return "stoppedUP" if seed_limit_reached(task, now) else "stalledUP"
+        return "stoppedUP" if seed_limit_reached(task, view.now) else "stalledUP"
     if task.paused:
         return "stoppedDL"
     if task.status == "downloading":
+        if task.forced:  # qBittorrent checks forced before stalled (TorrentImpl::updateState)
+            return "forcedDL"
         if live is not None and live.speed <= 0 and time.monotonic() - live.updated > STALLED_AFTER:
             return "stalledDL"
-        return "forcedDL" if task.forced else "downloading"
+        return "downloading"
     return "forcedDL" if task.forced else "queuedDL"
 
 
 def _save_rel(runtime: Runtime, task: TaskRow) -> str:
+    """The folder holding the task's release folder, relative to DOWNLOAD_DIR ("" for the root)."""
     if task.status in ("completed", "failed") and task.path:
-        parts = PurePosixPath(task.path).parts
-        return str(PurePosixPath(*parts[:-2])) if len(parts) > 2 else ""
-    return str(PurePosixPath(*parts)) if (parts := cmd.folder_parts(runtime, task)) else ""
+        return task.path.rsplit("/", 2)[0] if task.path.count("/") >= 2 else ""
+    return "/".join(cmd.folder_parts(runtime, task))
 
 
-def task_info(runtime: Runtime, task: TaskRow, live: Any, now: float, markers: bool = False,
-              queue_position: int = 0) -> dict[str, Any]:
-    """One torrent as ``torrents/info`` lists it; ``markers``: see sees_failure_markers; ``queue_position``:
-    its place in the download queue from 1 (0: finished or failed, not queued)."""
-    marker = shows_marker(runtime, task, markers)
+def task_info(view: View, task: TaskRow) -> dict[str, Any]:
+    """One torrent as ``torrents/info`` lists it."""
+    runtime, now, live = view.runtime, view.now, view.live.get(task.hash)
+    marker = shows_marker(view, task)
     completed = task.status == "completed" or marker
     total = task.total_size or (live.total if live is not None else 0)
     downloaded = task.downloaded
@@ -128,9 +172,9 @@ def task_info(runtime: Runtime, task: TaskRow, live: Any, now: float, markers: b
     left = 0 if completed else max(size - downloaded, 0)
     eta = 0 if completed else (int(left / speed) if speed > 0 and total else UNKNOWN_ETA)
     save_rel = _save_rel(runtime, task)
-    save_path = cmd.public_path(runtime, save_rel)
-    content_path = cmd.public_path(runtime, task.path) if completed and task.path else \
-        cmd.public_path(runtime, str(PurePosixPath(save_rel or ".") / task.name)).replace("/./", "/")
+    save_path = view.public_path(save_rel)
+    content_path = view.public_path(task.path if completed and task.path else
+                                    posixpath.normpath(posixpath.join(save_rel, task.name)).lstrip("/"))
     added = int(task.added_on)
     done_on = int(task.completed_on) if completed and task.completed_on else -1
     # A marker has nothing to share: its ratio limit of 0 is reached at once, whatever Sonarr asked for
@@ -144,7 +188,7 @@ def task_info(runtime: Runtime, task: TaskRow, live: Any, now: float, markers: b
     return {
         "hash": task.hash, "infohash_v1": task.hash, "infohash_v2": "", "name": task.name,
         "magnet_uri": task.magnet, "size": size, "total_size": size, "progress": round(progress, 4),
-        "dlspeed": speed, "upspeed": 0, "eta": eta, "state": _state(runtime, task, live, now, marker),
+        "dlspeed": speed, "upspeed": 0, "eta": eta, "state": _state(view, task, live, marker),
         "category": task.category, "tags": task.tags, "save_path": save_path, "download_path": "",
         "content_path": content_path, "root_path": content_path, "added_on": added, "completion_on": done_on,
         "amount_left": left, "completed": downloaded, "downloaded": downloaded, "downloaded_session": downloaded,
@@ -152,8 +196,8 @@ def task_info(runtime: Runtime, task: TaskRow, live: Any, now: float, markers: b
         "seeding_time": seeding_seconds(task, now), "seeding_time_limit": own_time, "max_seeding_time": max_time,
         "inactive_seeding_time_limit": task.inactive_seeding_time_limit, "max_inactive_seeding_time": max_inactive,
         "num_seeds": 0, "num_leechs": 0, "num_complete": 0, "num_incomplete": 0, "availability": -1,
-        "priority": queue_position, "force_start": task.forced, "super_seeding": False, "seq_dl": False,
-        "f_l_piece_prio": False,
+        "priority": view.places.get(task.hash, 0), "force_start": task.forced and task.runnable, "super_seeding": False,
+        "seq_dl": False, "f_l_piece_prio": False,
         "auto_tmm": False, "dl_limit": -1, "up_limit": -1, "time_active": active, "seen_complete": done_on,
         "last_activity": int(now) if speed else (done_on if completed else added), "tracker": "",
         "trackers_count": 0, "private": False, "has_metadata": True, "popularity": 0, "reannounce": 0,
@@ -184,13 +228,12 @@ _FILTERS: dict[str, Callable[[dict[str, Any]], bool]] = {
 
 
 def queue_positions(runtime: Runtime) -> dict[str, int]:
-    return {t.hash: i for i, t in enumerate(cmd.queued_in_order(runtime), start=1)}
+    return {h: i for i, h in enumerate(cmd.queued_hashes(runtime), start=1)}
 
 
 def infos(runtime: Runtime, markers: bool = False) -> list[dict[str, Any]]:
-    live, now, places = _live(runtime), time.time(), queue_positions(runtime)
-    return [task_info(runtime, t, live.get(t.hash), now, markers, places.get(t.hash, 0))
-            for t in cmd.all_tasks(runtime)]
+    view = view_of(runtime, markers)
+    return [task_info(view, t) for t in cmd.all_tasks(runtime)]
 
 
 @endpoint("torrents/info")
@@ -232,8 +275,7 @@ def _one(call: Call) -> TaskRow:
 @endpoint("torrents/properties")
 def torrents_properties(call: Call) -> dict[str, Any]:
     task = _one(call)
-    info = task_info(call.runtime, task, _live(call.runtime).get(task.hash), time.time(),
-                     sees_failure_markers(call), queue_positions(call.runtime).get(task.hash, 0))
+    info = task_info(view_of(call.runtime, sees_failure_markers(call)), task)
     return {
         "hash": task.hash, "infohash_v1": task.hash, "infohash_v2": "", "name": task.name,
         "save_path": info["save_path"], "download_path": "", "creation_date": info["added_on"],
@@ -255,8 +297,7 @@ def torrents_properties(call: Call) -> dict[str, Any]:
 @endpoint("torrents/files")
 def torrents_files(call: Call) -> list[dict[str, Any]]:
     task = _one(call)
-    info = task_info(call.runtime, task, _live(call.runtime).get(task.hash), time.time(),
-                     sees_failure_markers(call))
+    info = task_info(view_of(call.runtime, sees_failure_markers(call)), task)
     if info["progress"] == 1.0 and task.path:
         parts = PurePosixPath(task.path).parts
         name = str(PurePosixPath(*parts[-2:]))
