@@ -31,6 +31,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         finally:
             await strm.close_client(app)
             runtime.stop()
+            # What was frozen may be garbage now (this runtime, if it is not started again): a stopped
+            # server's objects in reference cycles, and the files and pipes they hold, must be collectable.
+            gc.unfreeze()
 
     # The API description is served by api_docs (behind the API key or a login once a secret is set).
     app = FastAPI(title="AniBridge", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
