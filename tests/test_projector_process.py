@@ -73,9 +73,10 @@ def test_killed_child_is_started_again_and_catches_up(tmp_path: Path, journal: J
         assert proc.wait_until(later, 30), proc.error
         assert proc._process.pid != old_pid
         assert proc.error == ""
+        pid = proc._process.pid
     finally:
         proc.stop()
-    assert proc._process is not None and not alive(proc._process.pid)
+    assert not alive(pid)
 
 
 _SERVER = textwrap.dedent("""

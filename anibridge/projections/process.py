@@ -100,6 +100,7 @@ class ProjectorProcess:
         self._alive: Connection | None = None
         self._supervisor: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._swap = threading.Lock()  # the supervisor replacing an exited child vs stop()
 
     @property
     def checkpoint(self) -> int:
@@ -143,8 +144,13 @@ class ProjectorProcess:
             log.error("%s %s", self.projection.name, message)
             if self._stopping.wait(1.0):
                 return
-            self._close_pipe()
-            self._spawn()
+            with self._swap:
+                if self._stopping.is_set():  # stop() has begun: it takes over the exited child
+                    return
+                self._close_pipe()
+                process.close()  # its pipes; nothing else uses an exited child's process object
+                self._process = None
+                self._spawn()
 
     def _close_pipe(self) -> None:
         if self._alive is not None:
@@ -153,7 +159,8 @@ class ProjectorProcess:
             self._alive = None
 
     def stop(self) -> None:
-        self._stopping.set()
+        with self._swap:  # from here on the supervisor neither closes nor starts a child
+            self._stopping.set()
         self._stop.set()
         process = self._process
         if process is not None:
@@ -165,6 +172,11 @@ class ProjectorProcess:
         self._close_pipe()
         if self._supervisor is not None:
             self._supervisor.join(timeout=5)
+            if self._supervisor.is_alive():
+                return  # it may still look at the child: leave the process object to the collector
+        if process is not None and process.exitcode is not None:
+            process.close()  # its sentinel pipes: a server started and stopped again and again keeps no fds
+            self._process = None
 
     def wait_until(self, position: int, timeout: float = 10.0) -> bool:
         """Read-your-writes: block until the child has applied ``position``."""
