@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -36,14 +37,14 @@ def test_scheduled_crawl_runs_in_a_niced_child_and_fills_the_catalogue(tmp_path:
         scheduler = h.runtime.scheduler
         assert scheduler is not None
         _wait(lambda: "megakino" in scheduler._children, 20, "no crawl process was started")
-        child = scheduler._children["megakino"].process
-        assert child.pid is not None and child.pid != os.getpid()
+        pid = scheduler._children["megakino"].process.pid
+        assert pid is not None and pid != os.getpid()
         server_nice = os.getpriority(os.PRIO_PROCESS, 0)
-        _wait(lambda: os.getpriority(os.PRIO_PROCESS, child.pid) == min(19, server_nice + 7), 10,  # type: ignore[arg-type]
+        _wait(lambda: os.getpriority(os.PRIO_PROCESS, pid) == min(19, server_nice + 7), 10,
               "the crawl process did not lower its priority")
         assert os.getpriority(os.PRIO_PROCESS, 0) == server_nice  # the server's own priority is untouched
         _wait(lambda: not scheduler.is_running("megakino"), 120, "the crawl did not finish")
-        assert not alive(child.pid)
+        assert not alive(pid)
         catalog = h.runtime.catalog
         assert catalog.titles_ready("megakino")
         status = catalog.stage_status()["megakino"]
@@ -91,6 +92,39 @@ def test_crawl_child_exits_when_its_server_is_killed(tmp_path: Path) -> None:
         settings = settings_for(tmp_path, CATALOG_SITES="megakino", **world_env(world))
         assert child_gone_after_parent_killed(_SERVER, pickle.dumps(settings).hex(), cwd=REPO), \
             "the crawl process outlived its server"
+
+
+def test_a_crawl_stopped_while_waited_for_ends_once_and_leaves_no_files_open(tmp_path: Path) -> None:
+    """The scheduler's worker thread waits for the crawl while stop() ends it from another thread: both
+    wake when the child exits, and its pipe and process object are closed once (a second close of a
+    descriptor number closes whatever reused it), not left open."""
+    from anibridge.crawlers.process import CrawlProcess
+    from anibridge.events import Journal
+    from anibridge.projections.catalog import CatalogProjection
+    from anibridge.projections.projector import Projector
+
+    with running_world(seed=3, titles=6, faults=SLOW) as world:
+        settings = settings_for(tmp_path, CATALOG_SITES="megakino", **world_env(world))
+        journal = Journal(settings.journal_path)
+        projector = Projector(journal, settings.catalog_path, CatalogProjection())  # the catalogue the child reads
+        projector.start()
+        counts = []
+        for _ in range(3):
+            crawl = CrawlProcess(settings, "megakino")
+            codes: list[int | None] = []
+            waiter = threading.Thread(target=lambda c=crawl, out=codes: out.append(c.wait()))
+            waiter.start()
+            time.sleep(0.3)
+            crawl.stop()
+            waiter.join(15)
+            assert codes == [-15]  # SIGTERM, seen alike by the waiter
+            crawl.stop()  # again: nothing left to do
+            assert crawl.wait() == -15
+            counts.append(len(os.listdir("/proc/self/fd")))
+        projector.stop()
+        journal.close()
+        # (the first crawl may start multiprocessing's fork server, which stays)
+        assert counts[1:] == [counts[0]] * 2, f"open files after each crawl: {counts}"
 
 
 def test_crawl_process_off_crawls_in_the_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -78,19 +78,43 @@ class CrawlProcess:
         self.process.start()
         keep.close()  # the child holds the read end; it sees EOF when `_alive` closes (we stop or die)
         self._alive = give
+        # wait() and stop() run in different threads: one at a time touches the process object, and
+        # the pipe and the process object are closed exactly once (a descriptor closed twice closes
+        # whatever reused its number in between).
+        self._lock = threading.Lock()
+        self._exitcode: int | None = None
+        self._released = False
         self.site = site
 
     def wait(self) -> int | None:
         """Block until the crawl ends; its exit code (0: every stage ok)."""
-        self.process.join()
-        self._alive.close()
-        return self.process.exitcode
+        while True:
+            with self._lock:
+                if self._released:
+                    return self._exitcode
+                self.process.join(0.2)
+                if self.process.exitcode is not None:
+                    self._release()
+                    return self._exitcode
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.process.exitcode is None:
-            self.process.terminate()
-            self.process.join(timeout)
+        with self._lock:
+            if self._released:
+                return
             if self.process.exitcode is None:
-                self.process.kill()
-                self.process.join(5)
+                self.process.terminate()
+                self.process.join(timeout)
+                if self.process.exitcode is None:
+                    self.process.kill()
+                    self.process.join(5)
+            if self.process.exitcode is not None:
+                self._release()
+            else:  # not even SIGKILL ended it (yet): the pipe at least tells it the server is gone
+                self._alive.close()
+
+    def _release(self) -> None:
+        """The child has exited: close our end of its pipe and its process object (the lock is held)."""
+        self._exitcode = self.process.exitcode
         self._alive.close()
+        self.process.close()
+        self._released = True
