@@ -102,6 +102,8 @@ class Runtime:
             self.worker.stop()
         self.catalog_projector.stop()
         self.task_projector.stop()
+        self.catalog.reader.close()
+        self.tasks_reader.close()
         self.journal.close()
         self._lock.release()
         self._started = False

@@ -12,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+import weakref
 import zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
@@ -139,7 +140,9 @@ class Journal:
             raise
         self._writer = writer
         self._local = threading.local()
-        self._readers: list[apsw.Connection] = []  # every thread's reading connection, closed by close()
+        # Every live thread's reading connection, closed by close(). Weak: a thread that ends takes its
+        # connection (and its files) with it; server worker threads come and go for as long as it runs.
+        self._readers: weakref.WeakSet[apsw.Connection] = weakref.WeakSet()
         self._thread = threading.Thread(target=self._run, name="journal-appender", daemon=True)
         self._thread.start()
 
@@ -240,7 +243,7 @@ class Journal:
             conn = open_connection(self.path, readonly=True)
             self._local.conn = conn
             with self._stats_lock:
-                self._readers.append(conn)
+                self._readers.add(conn)
         return conn
 
     def head(self) -> int:
@@ -339,7 +342,7 @@ class Journal:
             self._queue.put(None)
         self._thread.join(timeout=30)
         with self._stats_lock:
-            readers, self._readers = self._readers, []
+            readers, self._readers = list(self._readers), weakref.WeakSet()
             self._local = threading.local()  # a read after close opens a fresh connection
         for conn in readers:  # (a thread still reading gets an error, not a file handle kept forever)
             with contextlib.suppress(Exception):

@@ -7,9 +7,11 @@ new one within ``RECHECK_S`` (well inside the grace period before the old file i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +33,9 @@ class ProjectionReader:
         self.base = base
         self._pointer = pointer_path(base)
         self._local = threading.local()
+        # Every live thread's connection, for close(). Weak: a thread that ends takes its connection with it.
+        self._opened: weakref.WeakSet[apsw.Connection] = weakref.WeakSet()
+        self._opened_lock = threading.Lock()
         # (checked at, pointer stat key, live file): shared by all threads, replaced as one tuple
         self._live: tuple[float, tuple[int, int, int] | None, Path] = (-1.0, None, base)
 
@@ -63,7 +68,18 @@ class ProjectionReader:
             conn = open_connection(current, readonly=True)
             conn.execute("PRAGMA query_only=1")
             local.conn, local.file = conn, current
+            with self._opened_lock:
+                self._opened.add(conn)
         return conn
+
+    def close(self) -> None:
+        """Close every thread's connection (the owner stops). A read afterwards opens a fresh one."""
+        with self._opened_lock:
+            opened, self._opened = list(self._opened), weakref.WeakSet()
+            self._local = threading.local()
+        for conn in opened:  # a thread still reading gets an error, not a file handle kept forever
+            with contextlib.suppress(Exception):
+                conn.close()
 
     @contextmanager
     def snapshot(self) -> Iterator[apsw.Connection]:
