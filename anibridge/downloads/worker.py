@@ -20,9 +20,10 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 import apsw
@@ -232,8 +233,8 @@ class DownloadWorker:
             loop.run(fetcher.__aenter__(), job)
             try:
                 try:
-                    links = loop.run(_within(4 * page_deadline, find_hosters(
-                        fetcher, ref, self.runtime.catalog, self.settings.hosts)), job)
+                    links = loop.run(_within(4 * page_deadline, partial(
+                        find_hosters, fetcher, ref, self.runtime.catalog, self.settings.hosts)), job)
                     log.debug("%s: %d hoster link(s) after %.2f s", task.name, len(links), time.monotonic() - started)
                 except ResolveError as exc:
                     return self._fail(job, exc.reason, of_release=exc.of_release)
@@ -272,6 +273,7 @@ class DownloadWorker:
             finally:
                 with contextlib.suppress(Exception):
                     loop.run_plain(client.aclose())
+                with contextlib.suppress(Exception):
                     loop.run_plain(fetcher.aclose())
                 met = drain_events(task.site, "download", fetcher)  # challenges count in health
                 if met:
@@ -428,11 +430,12 @@ def _log_failure(fut: Future[list[int]]) -> None:
         log.warning("could not record download progress: %s", exc)
 
 
-async def _within(seconds: float, coro: Awaitable[T]) -> T:
-    """``coro``, or ResolveError once ``seconds`` have passed, however slowly its bytes arrive."""
+async def _within(seconds: float, make: Callable[[], Awaitable[T]]) -> T:
+    """``make()``, or ResolveError once ``seconds`` have passed, however slowly its bytes arrive. Made
+    here, not by the caller: a job cancelled before this runs leaves no coroutine that was never awaited."""
     try:
         async with asyncio.timeout(seconds):
-            return await coro
+            return await make()
     except TimeoutError:
         raise ResolveError(f"the episode page did not arrive within {seconds:g} s") from None
 
