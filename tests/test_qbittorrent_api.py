@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -185,6 +187,16 @@ def test_torrent_files_are_refused(http: httpx.Client) -> None:
     r = http.post(f"{API}/torrents/add", files={"torrents": ("x.torrent", b"d4:infod4:name1:xee",
                                                                "application/x-bittorrent")})
     assert (r.status_code, r.text) == (200, "Fails.")
+
+
+def test_refused_torrent_files_are_closed_after_the_request(http: httpx.Client) -> None:
+    with warnings.catch_warnings(record=True) as seen:  # (the server runs in this process)
+        warnings.simplefilter("always", ResourceWarning)
+        r = http.post(f"{API}/torrents/add", files={"torrents": ("x.torrent", b"d4:infod4:name1:xee",
+                                                                   "application/x-bittorrent")})
+        assert (r.status_code, r.text) == (200, "Fails.")
+        gc.collect()
+    assert [str(w.message) for w in seen if issubclass(w.category, ResourceWarning)] == []
 
 
 def test_bad_category_name_is_refused(http: httpx.Client) -> None:

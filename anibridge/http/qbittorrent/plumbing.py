@@ -89,11 +89,13 @@ def endpoint(path: str, *, write: bool = False, auth: bool = True) -> Callable[[
             runtime: Runtime = request.app.state.runtime
             if auth and not authorized(request, runtime):
                 return PlainTextResponse("Forbidden", status_code=403)
-            params, files = await _read(request)
             try:
+                params, files = await _read(request)
                 result = await run_in_threadpool(fn, Call(request, runtime, params, files))
             except CommandError as exc:
                 return PlainTextResponse(exc.message, status_code=exc.status)
+            finally:
+                await request.close()  # the form's uploaded files (spooled temporary files)
             return _answer(result)
 
         handler.__name__ = "qbit_" + path.replace("/", "_")
