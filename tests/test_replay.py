@@ -4,12 +4,14 @@ answering, moves to the new files and keeps applying new events."""
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -176,9 +178,13 @@ def test_rebuild_failure_leaves_the_live_file_alone(tmp_path: Path, journal: Jou
             if any(ev.type == "details.recorded" for ev in evs):
                 raise RuntimeError("boom")
 
-    with pytest.raises(RuntimeError, match="boom"):
-        rebuild(journal, base, FailsHalfway())
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", ResourceWarning)
+        with pytest.raises(RuntimeError, match="boom"):
+            rebuild(journal, base, FailsHalfway())
+        gc.collect()
     assert sorted(p.name for p in tmp_path.glob("catalog.*.db*")) == [live.file.name]  # no side file left
+    assert [str(w.message) for w in seen if issubclass(w.category, ResourceWarning)] == []  # its pipe closed
 
 
 def _get(client: httpx.Client, url: str) -> int:

@@ -85,6 +85,9 @@ class EpisodesLoader:
         with contextlib.suppress(OSError):
             self._proc.kill()
         self._proc.wait()
+        if self._proc.stdin is not None:
+            with contextlib.suppress(OSError):  # (a broken pipe: the loader is gone)
+                self._proc.stdin.close()
         _remove(self._side)
 
 
