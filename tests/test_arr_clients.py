@@ -74,9 +74,8 @@ def test_sonarr_download_client_sequence_with_a_password_only(tmp_path: Path) ->
         failing = build_magnet("aniworld.to", "no-such-show", 1, 1, "German Dub", "No.Such.Show.S01E01-ANIWORLD")
         with httpx.Client(base_url=h.base_url, timeout=30) as http:
             assert http.get(f"{API}/app/version").status_code == 403, "nothing without credentials"
-            wrong = arr.SonarrQbit(httpx.Client(base_url=h.base_url, timeout=30), "", "wrong")
-            with pytest.raises(PermissionError):
-                wrong.test()
+            with httpx.Client(base_url=h.base_url, timeout=30) as other, pytest.raises(PermissionError):
+                arr.SonarrQbit(other, "", "wrong").test()
             qbit = arr.SonarrQbit(http, "", "only-a-password")
             assert qbit.test() == [], "Sonarr's download client test fails"
             assert http.get(f"{API}/app/version").text == "v5.0.5" and qbit.api_version() == (2, 11, 2)

@@ -318,7 +318,8 @@ def test_kill_9_mid_details_resumes_same_run(tmp_path: Path) -> None:
             return subprocess.Popen([sys.executable, "-c", _CLI, *args], env=env, cwd=ROOT,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
 
-        assert cli("crawl", "--site", "aniworld.to", "--stage", "titles").wait(60) == 0
+        with cli("crawl", "--site", "aniworld.to", "--stage", "titles") as first:
+            assert first.wait(60) == 0
         proc = cli("crawl", "--site", "aniworld.to", "--stage", "details")
         journal = data / "journal.db"
         deadline = time.monotonic() + 30
@@ -330,7 +331,7 @@ def test_kill_9_mid_details_resumes_same_run(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "no details progress within 30 s"
             time.sleep(0.02)
         os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+        proc.communicate(timeout=10)  # (and closes its pipe)
         rows = _journal_rows(journal)
         before = [(t, orjson.loads(p)) for _, t, p in rows]
         assert not any(t == "details.run_completed" for t, _ in before), "killed too late"

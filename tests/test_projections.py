@@ -105,8 +105,8 @@ def test_sigkill_at_random_points_then_restart_equals_clean_replay(tmp_path: Pat
                 break
         time.sleep(rng.random() * 0.004)  # land inside a transaction, not only between them
         proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-        assert proc.returncode == -signal.SIGKILL, proc.stderr.read() if proc.stderr else ""
+        _, err = proc.communicate(timeout=10)  # (and closes its pipes)
+        assert proc.returncode == -signal.SIGKILL, err
         assert not last.startswith("done"), "the follower finished before it could be killed; lengthen the journal"
         killed_at.append(int(last.split()[0]))
     # It made progress between kills, and never got to the end.
