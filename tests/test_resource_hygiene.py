@@ -17,10 +17,11 @@ import httpx
 import pytest
 from processes import open_fds_settled
 
+from anibridge.devworld.testing import running_world
 from anibridge.events import Journal
 from anibridge.events.journal import open_connection
 from anibridge.projections.reader import ProjectionReader
-from anibridge.testing import running_anibridge
+from anibridge.testing import running_anibridge, world_env
 
 
 def open_fds() -> int:
@@ -43,6 +44,18 @@ def test_starting_and_stopping_anibridge_again_and_again_leaves_no_files_open(tm
         counts.append(open_fds_settled(below=counts[0] + 1 if counts else None))
     # The first cycle may start helpers that stay (multiprocessing's fork server and resource tracker).
     assert counts[1:] == [counts[0]] * 4, f"open files after each start and stop: {counts}"
+
+
+def test_a_crawling_anibridge_started_and_stopped_again_and_again_leaves_no_files_open(tmp_path: Path) -> None:
+    """Each start crawls (a child process, the scheduler's event loop); each stop ends it mid-crawl."""
+    with running_world(seed=3, titles=4) as world:
+        counts: list[int] = []
+        for _ in range(4):
+            with running_anibridge(tmp_path, crawl=True, downloads=False, CATALOG_SITES="megakino",
+                                   **world_env(world)) as h:
+                _use(h.base_url)
+            counts.append(open_fds_settled(below=counts[0] + 1 if counts else None))
+    assert counts[1:] == [counts[0]] * 3, f"open files after each start and stop: {counts}"
 
 
 def test_journal_readers_of_threads_that_ended_are_closed(tmp_path: Path) -> None:

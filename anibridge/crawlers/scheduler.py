@@ -4,6 +4,7 @@ needed and then every PROVIDER_INDEX_REFRESH_HOURS (per-site overrides), using `
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -158,6 +159,18 @@ class CrawlScheduler:
             child.stop()
         for fut in self._running.values():
             fut.cancel()
+        if self._threads:  # started: let the cancelled crawls unwind on the loop before it stops
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(_unwind(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         for t in self._threads:
             t.join(timeout=10)
+        if not any(t.is_alive() for t in self._threads):
+            self._loop.close()  # its selector and wake-up socket pair
+
+
+async def _unwind() -> None:
+    """Wait (a little) for every other task of this loop to finish: cancelled crawls closing their clients."""
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    if others:
+        await asyncio.wait(others, timeout=5)
