@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     # How a download that cannot finish is shown: qBittorrent's "error" state, which Sonarr and Radarr
     # never fail on their own, or a finished download holding only a marker file they reject and fail.
     failed_download_marker: Literal["arr", "always", "off"] = "arr"
+    # A download failed by a passing fault (site down, low disk...) is tried again after these minutes, one
+    # retry per entry; empty = never by itself.
+    download_retry_minutes: str = "5,30,120"
     catalog_enabled: bool = True
     # Apply catalogue events in a child process, so a crawl's bursts never compete with searches for
     # the server's interpreter lock.
@@ -270,6 +273,23 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, v: object) -> object:
         return v.strip().lower() if isinstance(v, str) else v
+
+    @field_validator("download_retry_minutes")
+    @classmethod
+    def _retry_minutes(cls, v: str) -> str:
+        parts = [p.strip() for p in v.split(",") if p.strip()]
+        try:
+            minutes = [float(p) for p in parts]
+        except ValueError:
+            raise ValueError("must be minutes separated by commas, e.g. 5,30,120") from None
+        if any(m <= 0 or m != m for m in minutes):
+            raise ValueError("every retry delay must be more than 0 minutes")
+        return ",".join(parts)
+
+    @property
+    def download_retry_delays(self) -> list[float]:
+        """DOWNLOAD_RETRY_MINUTES in seconds, one entry per automatic retry."""
+        return [float(p) * 60 for p in self.download_retry_minutes.split(",") if p]
 
     @field_validator("strm_public_base_url")
     @classmethod

@@ -33,9 +33,12 @@ CREATE TABLE IF NOT EXISTS tasks (
     inactive_seeding_time_limit INTEGER NOT NULL DEFAULT -2,
     queue_rank REAL NOT NULL DEFAULT 0,         -- order of waiting downloads (lower starts first)
     forced INTEGER NOT NULL DEFAULT 0,          -- qBittorrent's force start: outside MAX_CONCURRENCY
+    retry_at REAL,                              -- failed by a passing fault: tried again then
+    auto_retries INTEGER NOT NULL DEFAULT 0,    -- automatic retries since the last grab or manual start
     position INTEGER NOT NULL                   -- journal position of the last event applied to it
 );
 CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status);
+CREATE INDEX IF NOT EXISTS tasks_by_retry ON tasks (retry_at) WHERE retry_at IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS categories (
     name TEXT PRIMARY KEY,

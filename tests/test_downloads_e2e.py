@@ -23,6 +23,7 @@ import qbittorrentapi
 
 from anibridge.devworld.model import LANGUAGES
 from anibridge.devworld.testing import RunningWorld, running_world
+from anibridge.events.types import TaskFailed, TaskResumed
 from anibridge.releases import build_magnet, info_hash, release_title
 from anibridge.testing import Harness, crawl_now, free_port, running_anibridge
 
@@ -376,6 +377,29 @@ def test_forced_downloads_have_a_ceiling(world: RunningWorld, tmp_path: Path) ->
                 time.sleep(0.05)
             assert most == 2, "one forced and one queued download ran side by side"
             assert all(t["state"] in DONE for t in client.torrents_info())
+    finally:
+        world.clear_faults()
+
+
+def test_a_passing_fault_is_retried_by_itself(world: RunningWorld, tmp_path: Path) -> None:
+    """The site answers 503 once: the download fails without a marker (Sonarr would blocklist the release
+    for good), and AniBridge tries it again by itself (DOWNLOAD_RETRY_MINUTES), this time with success."""
+    ep = pick(world, skip=12)
+    page = f"^/anime/stream/{ep.slug}/staffel-{ep.season}/episode-{ep.episode}$"
+    world.set_faults([{"site": "aniworld", "path": page, "mode": "503", "times": 1, "retry_after": 0}])
+    try:
+        with running_anibridge(tmp_path, CATALOG_ENABLED="false", PROVIDER_REDIRECT_RETRIES="0",
+                               DOWNLOAD_RETRY_MINUTES="0.02", **world.env()) as h:
+            client = client_for(h.base_url)
+            client.torrents_add(urls=ep.magnet())
+            wait_state(client, ep.hash(), DONE, timeout=60)
+            events = [e.event for e in h.runtime.journal.read() if e.stream == f"task:{ep.hash()}"]
+            kinds = [e.type_name for e in events]
+            assert kinds[:3] == ["task.requested", "task.failed", "task.resumed"] and kinds[-1] == "task.completed"
+            failed, resumed = events[1], events[2]
+            assert isinstance(failed, TaskFailed) and failed.retry_at is not None and failed.marker_path == ""
+            assert "503" in failed.reason
+            assert isinstance(resumed, TaskResumed) and resumed.automatic
     finally:
         world.clear_faults()
 

@@ -212,6 +212,37 @@ def test_passing_faults_leave_no_marker(world: RunningWorld, tmp_path: Path) -> 
         assert not list(h.settings.downloads_path.rglob(f"*{MARKER_SUFFIX}"))
 
 
+def test_automatic_retries_stop_after_the_last_delay(world: RunningWorld, tmp_path: Path) -> None:
+    """DOWNLOAD_RETRY_MINUTES has one entry per retry: after the last, the download stays failed until
+    someone starts it, which gives it the full set of retries again."""
+    slug = "always-503"
+    world.set_faults([{"site": "aniworld", "path": f"^/anime/stream/{slug}/", "mode": "503", "retry_after": 0}])
+    try:
+        with running_anibridge(tmp_path, CATALOG_SITES="aniworld.to", PROVIDER_REDIRECT_RETRIES="0",
+                               DOWNLOAD_RETRY_MINUTES="0.01,0.01", **world.env()) as h, \
+                httpx.Client(base_url=h.base_url, timeout=30) as http:
+            download_id = arr.SonarrQbit(http, user_agent=SONARR).add_magnet(_missing(slug)).lower()
+
+            def failures() -> int:
+                events = h.runtime.journal.read(types=["task.failed"])
+                return sum(1 for e in events if e.stream == f"task:{download_id}")
+
+            deadline = time.monotonic() + 30
+            while failures() < 3 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(2)  # a fourth attempt would have started by now
+            assert failures() == 3, "the first attempt and two retries"
+            info = _state(h, download_id)
+            assert info["state"] == "error" and "tries again" not in info["comment"] and "503" in info["comment"]
+            http.post(f"{API}/torrents/start", data={"hashes": download_id})
+            deadline = time.monotonic() + 30
+            while failures() < 4 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert "tries again" in _state(h, download_id)["comment"], "a manual start: retries afresh"
+    finally:
+        world.clear_faults()
+
+
 def _task(name: str) -> TaskRow:
     return TaskRow(hash="a" * 40, site="aniworld.to", slug="x", season=1, episode=2, language="German Dub",
                    provider=None, mode=None, name=name, magnet="", category="", save_path="", tags="",

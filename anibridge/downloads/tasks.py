@@ -45,7 +45,7 @@ _MAX_CATEGORY = 100
 _COLUMNS = ("hash, site, slug, season, episode, language, provider, mode, name, magnet, category, save_path, tags,"
             " status, paused, added_on, started_on, completed_on, downloaded, total_size, path, quality, host,"
             " attempts, error, position, ratio_limit, seeding_time_limit, inactive_seeding_time_limit, queue_rank,"
-            " forced")
+            " forced, retry_at, auto_retries")
 # The download queue: forced downloads first, then by queue rank (torrents/topPrio...), then as added.
 QUEUE_ORDER = "forced DESC, queue_rank, added_on, hash"
 GLOBAL_LIMIT = -2  # a share limit of -2 means "the global one", as in qBittorrent
@@ -93,6 +93,8 @@ class TaskRow:
     inactive_seeding_time_limit: int = -2  # minutes
     queue_rank: float = 0.0
     forced: bool = False
+    retry_at: float | None = None  # failed by a passing fault: the worker tries again then
+    auto_retries: int = 0
 
     @property
     def runnable(self) -> bool:
@@ -131,6 +133,14 @@ def queued_in_order(runtime: Runtime) -> list[TaskRow]:
     rows = runtime.tasks_reader.connection().execute(
         f"SELECT {_COLUMNS} FROM tasks WHERE status IN ('queued', 'downloading') ORDER BY {QUEUE_ORDER}")
     return [_row(r) for r in rows]
+
+
+def due_retries(runtime: Runtime, now: float) -> list[str]:
+    """Failed tasks whose automatic retry is due (and that nobody paused meanwhile)."""
+    rows = runtime.tasks_reader.connection().execute(
+        "SELECT hash FROM tasks WHERE retry_at IS NOT NULL AND retry_at <= ? AND status = 'failed' AND paused = 0"
+        " ORDER BY retry_at", (now,))
+    return [h for (h,) in rows]
 
 
 def queued_hashes(runtime: Runtime) -> list[str]:

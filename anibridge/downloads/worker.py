@@ -30,7 +30,7 @@ import apsw
 
 from ..config import SITES
 from ..crawlers.site_state import drain_events
-from ..events.types import TaskCompleted, TaskFailed, TaskProgress, TaskStarted
+from ..events.types import TaskCompleted, TaskFailed, TaskProgress, TaskResumed, TaskStarted
 from ..releases import STRM_MODE, STRM_SUFFIX, naming_of, quality_tag, release_title
 from . import placement
 from . import tasks as task_cmds
@@ -148,6 +148,7 @@ class DownloadWorker:
                         continue
                     self._clean_staging()
                     first = False
+                self._retry_due()
                 self._reconcile()
                 self.cleanup.tick()
             except Exception:
@@ -180,6 +181,13 @@ class DownloadWorker:
                                               daemon=True)
                 self._jobs[task.hash] = job
                 job.thread.start()
+
+    def _retry_due(self) -> None:
+        """Downloads failed by a passing fault go back into the queue once their retry is due."""
+        due = task_cmds.due_retries(self.runtime, time.time())
+        if due:
+            log.info("trying %d download(s) again that failed by a passing fault", len(due))
+            task_cmds.commit(self.runtime, [TaskResumed(hash=h, automatic=True) for h in due])
 
     def _clean_staging(self) -> None:
         """Remove staging folders left by a crash for tasks that will not run again."""
@@ -314,6 +322,12 @@ class DownloadWorker:
         fault (the site down, low disk, a bug of ours) only gets qBittorrent's error state, to be resumed."""
         task = job.task
         marker, size = "", 0
+        retry_at: float | None = None
+        delays = self.settings.download_retry_delays
+        if not of_release and task.auto_retries < len(delays):
+            retry_at = time.time() + delays[task.auto_retries]
+            log.info("will try %s again at %s (automatic retry %d of %d, DOWNLOAD_RETRY_MINUTES)", task.name,
+                     time.strftime("%H:%M UTC", time.gmtime(retry_at)), task.auto_retries + 1, len(delays))
         if of_release and self.settings.failed_download_marker != "off":
             try:
                 marker, size = write_marker(self.runtime, task, release_name(self.runtime, task, None), reason)
@@ -321,7 +335,8 @@ class DownloadWorker:
                 log.warning("could not write the failure marker of %s (%s); Sonarr and Radarr will show the"
                             " download as an error instead", task.name, exc)
         job.finishing = True
-        position = self._record([TaskFailed(hash=task.hash, reason=reason, marker_path=marker, marker_size=size)])
+        position = self._record([TaskFailed(hash=task.hash, reason=reason, marker_path=marker, marker_size=size,
+                                            retry_at=retry_at)])
         if marker and job.cancel.is_set() and job.delete_files:  # deleted while the marker was written
             placement.remove_published(self.runtime, marker, size, task.name, task.category)
         return position

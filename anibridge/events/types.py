@@ -323,7 +323,11 @@ class TaskPaused(_Task):
 
 @register
 class TaskResumed(_Task):
+    """torrents/start (or a failed task grabbed again); ``automatic``: the worker retrying after a passing
+    fault (DOWNLOAD_RETRY_MINUTES), which keeps counting the task's automatic retries."""
+
     type_name = "task.resumed"
+    automatic: bool = False
 
 
 @register
@@ -403,6 +407,7 @@ class TaskFailed(_Task):
     reason: str
     marker_path: str = ""
     marker_size: int = 0
+    retry_at: float | None = None  # a passing fault: the worker tries again then (DOWNLOAD_RETRY_MINUTES)
 
 
 class _Category(Event):

@@ -10,7 +10,7 @@ import apsw
 from ..events.journal import StoredEvent
 from .catalog import payload
 
-TASKS_SCHEMA_VERSION = 3
+TASKS_SCHEMA_VERSION = 4
 
 
 class TaskProjection:
@@ -75,14 +75,15 @@ class TaskProjection:
 
     def _resumed(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
         # Resuming a failed task retries it (its marker file, if any, was removed by the command).
-        conn.execute("UPDATE tasks SET paused = 0, forced = 0, position = ?,"
+        conn.execute("UPDATE tasks SET paused = 0, forced = 0, position = ?, retry_at = NULL,"
+                     " auto_retries = CASE WHEN ? THEN auto_retries ELSE 0 END,"
                      " path = CASE WHEN status = 'failed' THEN '' ELSE path END,"
                      " completed_on = CASE WHEN status = 'failed' THEN NULL ELSE completed_on END,"
                      " downloaded = CASE WHEN status = 'failed' AND path != '' THEN 0 ELSE downloaded END,"
                      " total_size = CASE WHEN status = 'failed' AND path != '' THEN 0 ELSE total_size END,"
                      " error = CASE WHEN status = 'failed' THEN '' ELSE error END,"
                      " status = CASE WHEN status = 'failed' THEN 'queued' ELSE status END WHERE hash = ?",
-                     (ev.position, p["hash"]))
+                     (ev.position, 1 if p.get("automatic") else 0, p["hash"]))
 
     def _deleted(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
         conn.execute("DELETE FROM tasks WHERE hash = ?", (p["hash"],))
@@ -146,8 +147,10 @@ class TaskProjection:
                          (p["reason"], marker, p.get("marker_size", 0), p.get("marker_size", 0), ev.recorded_at,
                           ev.position, p["hash"]))
             return
-        conn.execute("UPDATE tasks SET status = 'failed', error = ?, position = ? WHERE hash = ?"
-                     " AND status != 'completed'", (p["reason"], ev.position, p["hash"]))
+        retry_at = p.get("retry_at")
+        conn.execute("UPDATE tasks SET status = 'failed', error = ?, retry_at = ?,"
+                     " auto_retries = auto_retries + ?, position = ? WHERE hash = ? AND status != 'completed'",
+                     (p["reason"], retry_at, 0 if retry_at is None else 1, ev.position, p["hash"]))
 
     def _category_saved(self, conn: apsw.Connection, ev: StoredEvent, p: dict[str, Any]) -> None:
         conn.execute("INSERT OR REPLACE INTO categories (name, save_path) VALUES (?, ?)",

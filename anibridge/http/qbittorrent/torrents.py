@@ -145,6 +145,14 @@ def _state(view: View, task: TaskRow, live: Any, marker: bool) -> str:
     return "forcedDL" if task.forced else "queuedDL"
 
 
+def comment(task: TaskRow) -> str:
+    """Why a download failed, and when AniBridge tries it again (qBittorrent's comment field)."""
+    if task.status == "failed" and task.retry_at is not None:
+        when = time.strftime("%H:%M UTC", time.gmtime(task.retry_at))
+        return f"{task.error} (AniBridge tries again at {when})"
+    return task.error
+
+
 def _save_rel(runtime: Runtime, task: TaskRow) -> str:
     """The folder holding the task's release folder, relative to DOWNLOAD_DIR ("" for the root)."""
     if task.status in ("completed", "failed") and task.path:
@@ -201,7 +209,7 @@ def task_info(view: View, task: TaskRow) -> dict[str, Any]:
         "auto_tmm": False, "dl_limit": -1, "up_limit": -1, "time_active": active, "seen_complete": done_on,
         "last_activity": int(now) if speed else (done_on if completed else added), "tracker": "",
         "trackers_count": 0, "private": False, "has_metadata": True, "popularity": 0, "reannounce": 0,
-        "comment": task.error,
+        "comment": comment(task),
     }
 
 
@@ -279,7 +287,7 @@ def torrents_properties(call: Call) -> dict[str, Any]:
     return {
         "hash": task.hash, "infohash_v1": task.hash, "infohash_v2": "", "name": task.name,
         "save_path": info["save_path"], "download_path": "", "creation_date": info["added_on"],
-        "piece_size": 0, "comment": task.error, "total_wasted": 0, "total_uploaded": 0,
+        "piece_size": 0, "comment": info["comment"], "total_wasted": 0, "total_uploaded": 0,
         "total_uploaded_session": 0, "total_downloaded": info["downloaded"],
         "total_downloaded_session": info["downloaded"], "up_limit": -1, "dl_limit": -1,
         "time_elapsed": info["time_active"], "seeding_time": info["seeding_time"],
