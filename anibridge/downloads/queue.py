@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..events.registry import Event
 from ..events.types import TaskForceStartSet, TaskQueueMoved, TaskResumed
-from .tasks import TaskRow, commit, queued_in_order
+from .tasks import TaskRow, commit, download_queue
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -35,12 +35,12 @@ def reorder(order: list[str], chosen: set[str], move: Move) -> list[str]:
 
 def move(runtime: Runtime, tasks: Iterable[TaskRow], where: Move) -> None:
     """Move downloads in the queue (finished and failed ones have no place in it: ignored, as in qBittorrent)."""
-    queue = queued_in_order(runtime)
-    chosen = {t.hash for t in tasks} & {t.hash for t in queue}
+    queue = download_queue(runtime)
+    rank = dict(queue)
+    chosen = {t.hash for t in tasks} & rank.keys()
     if not chosen:
         return
-    rank = {t.hash: t.queue_rank for t in queue}
-    new_order = reorder([t.hash for t in queue], chosen, where)
+    new_order = reorder([h for h, _ in queue], chosen, where)
     events: list[Event] = [TaskQueueMoved(hash=h, rank=float(i)) for i, h in enumerate(new_order) if rank[h] != i]
     commit(runtime, events)
 
@@ -50,7 +50,7 @@ def set_force_start(runtime: Runtime, tasks: Iterable[TaskRow], forced: bool) ->
     events: list[Event] = []
     for task in tasks:
         if task.paused:
-            events.append(TaskResumed(hash=task.hash))  # (clears forced)
-        if task.forced != forced or (task.paused and forced):
+            events.append(TaskResumed(hash=task.hash))  # which also clears forced
+        if (task.forced and not task.paused) != forced:
             events.append(TaskForceStartSet(hash=task.hash, forced=forced))
     commit(runtime, events)

@@ -63,12 +63,17 @@ class ResolveError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class EpisodeRef:
+    """One episode in one language on one site (a magnet's fields; the identity a STRM URL carries)."""
+
     site: str
     slug: str
     season: int
     episode: int
     language: str
     provider: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.slug} S{self.season:02d}E{self.episode:02d} {self.language} on {self.site}"
 
 
 def episode_paths(ref: EpisodeRef, catalog: CatalogQueries | None) -> list[str]:

@@ -12,17 +12,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..strm.auth import signer_of
-from ..strm.urls import StrmIdentity, stream_url
+from ..strm.urls import stream_url
 from . import placement
 from . import tasks as task_cmds
 from .hosts import DirectLink
+from .resolve import EpisodeRef
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
 
 
-def identity_of(task: task_cmds.TaskRow) -> StrmIdentity:
-    return StrmIdentity(task.site, task.slug, task.season, task.episode, task.language, task.provider)
+def identity_of(task: task_cmds.TaskRow) -> EpisodeRef:
+    return EpisodeRef(task.site, task.slug, task.season, task.episode, task.language, task.provider)
 
 
 def strm_content(runtime: Runtime, task: task_cmds.TaskRow, link: DirectLink) -> str:

@@ -11,7 +11,6 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import apsw
@@ -128,11 +127,12 @@ def runnable_tasks(runtime: Runtime) -> list[TaskRow]:
     return [_row(r) for r in rows]
 
 
-def queued_in_order(runtime: Runtime) -> list[TaskRow]:
-    """Downloads not finished yet (paused ones too, as qBittorrent's queue), in queue order."""
+def download_queue(runtime: Runtime) -> list[tuple[str, float]]:
+    """(hash, queue rank) of the downloads not finished yet (paused ones too, as qBittorrent's queue), in
+    queue order."""
     rows = runtime.tasks_reader.connection().execute(
-        f"SELECT {_COLUMNS} FROM tasks WHERE status IN ('queued', 'downloading') ORDER BY {QUEUE_ORDER}")
-    return [_row(r) for r in rows]
+        f"SELECT hash, queue_rank FROM tasks WHERE status IN ('queued', 'downloading') ORDER BY {QUEUE_ORDER}")
+    return [(h, float(rank)) for h, rank in rows]
 
 
 def due_retries(runtime: Runtime, now: float) -> list[str]:
@@ -141,20 +141,6 @@ def due_retries(runtime: Runtime, now: float) -> list[str]:
         "SELECT hash FROM tasks WHERE retry_at IS NOT NULL AND retry_at <= ? AND status = 'failed' AND paused = 0"
         " ORDER BY retry_at", (now,))
     return [h for (h,) in rows]
-
-
-def queued_hashes(runtime: Runtime) -> list[str]:
-    """queued_in_order, hashes only (torrents/info's ``priority``)."""
-    rows = runtime.tasks_reader.connection().execute(
-        f"SELECT hash FROM tasks WHERE status IN ('queued', 'downloading') ORDER BY {QUEUE_ORDER}")
-    return [h for (h,) in rows]
-
-
-def queue_top(runtime: Runtime) -> float:
-    """The lowest queue rank in use (0 for an empty queue)."""
-    row = runtime.tasks_reader.connection().execute(
-        "SELECT min(queue_rank) FROM tasks WHERE status IN ('queued', 'downloading')").fetchone()
-    return float(row[0]) if row and row[0] is not None else 0.0
 
 
 def tag_names(runtime: Runtime) -> list[str]:
@@ -197,12 +183,20 @@ def parse_hashes(hashes: str) -> list[str]:
 # --- paths ----------------------------------------------------------------------------------------
 def public_path(runtime: Runtime, relative: str = "") -> str:
     """The path Sonarr sees for ``DOWNLOAD_DIR/relative`` (QBIT_PUBLIC_SAVE_PATH maps the root)."""
+    return under(public_root(runtime), relative)
+
+
+def public_root(runtime: Runtime) -> str:
+    """The download folder as Sonarr sees it: QBIT_PUBLIC_SAVE_PATH, else DOWNLOAD_DIR (resolved)."""
     public = runtime.settings.qbit_public_save_path
-    if public:
-        root = PurePosixPath(public.rstrip("/") or "/")
-        return str(root / relative) if relative else str(root)
-    local = local_root(runtime)
-    return str(local / relative) if relative else str(local)
+    return (public.rstrip("/") or "/") if public else str(local_root(runtime))
+
+
+def under(root: str, relative: str) -> str:
+    """``root/relative`` for clean relative paths (those AniBridge records), without pathlib's cost."""
+    if not relative:
+        return root
+    return f"{root}/{relative}" if root != "/" else f"/{relative}"
 
 
 def save_folder(runtime: Runtime, save_path: str) -> str | None:
@@ -310,7 +304,9 @@ def add_tasks(runtime: Runtime, refs: Iterable[tuple[MagnetRef, str]], *, catego
     if category and category not in categories(runtime):
         events.append(CategoryCreated(name=category, save_path=""))
     now = time.time()
-    top = queue_top(runtime) if to_top else None
+    # addToTopOfQueue: ranks below the lowest in use; several links keep their order (at most
+    # QBIT_MAX_TORRENTS_PER_ADD of them, far fewer than 1000)
+    top = min((rank for _, rank in download_queue(runtime)), default=0.0) if to_top else None
     seen: set[str] = set()
     for ref, magnet in refs:
         if ref.info_hash in seen:
@@ -334,7 +330,7 @@ def add_tasks(runtime: Runtime, refs: Iterable[tuple[MagnetRef, str]], *, catego
             category=category, save_path=folder or "", tags=",".join(split_tags(tags)), paused=paused,
             added_on=now, ratio_limit=limits.ratio_limit, seeding_time_limit=limits.seeding_time_limit,
             inactive_seeding_time_limit=limits.inactive_seeding_time_limit, forced=forced,
-            rank=None if top is None else top - 1 + len(seen) / 1000))  # several links keep their order
+            rank=None if top is None else top - 1 + len(seen) / 1000))
         taken += 1
         log.info("added %s (%s S%02dE%02d %s on %s)%s", ref.info_hash, ref.slug, ref.season, ref.episode,
                  ref.language, ref.site, " paused" if paused else "")

@@ -23,13 +23,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from ..downloads.resolve import ResolveError
+from ..downloads.resolve import EpisodeRef, ResolveError
 from ..netguard import GuardedTransport
 from ..runtime import Runtime
 from ..strm import hls
 from ..strm.auth import AuthError, signer_of
 from ..strm.upstream import UpstreamFailed, UpstreamRefused, connection_policy, open_upstream
-from ..strm.urls import IdentityError, StrmIdentity, parse_identity, proxy_url
+from ..strm.urls import IdentityError, parse_identity, proxy_url
 
 log = logging.getLogger("anibridge.strm")
 router = APIRouter(tags=["strm"])
@@ -135,7 +135,7 @@ async def _open(request: Request, runtime: Runtime, url: str,
 
 
 async def _open_stream(request: Request, runtime: Runtime,
-                       identity: StrmIdentity) -> tuple[httpx.Response, str]:
+                       identity: EpisodeRef) -> tuple[httpx.Response, str]:
     """The stream's upstream response; a link the host refuses is looked up again, once."""
     cache = runtime.strm_links
     for attempt in (1, 2):

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 from ..downloads.hosts import DirectLink, HostError
 from ..downloads.resolve import EpisodeRef, ResolveError, direct_link, find_hosters, resolver_client, resolver_fetcher
-from .urls import StrmIdentity
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -35,12 +34,12 @@ class LinkCache:
     def __init__(self, ttl: float, max_entries: int = MAX_ENTRIES) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._data: OrderedDict[StrmIdentity, tuple[DirectLink, float]] = OrderedDict()
+        self._data: OrderedDict[EpisodeRef, tuple[DirectLink, float]] = OrderedDict()
         self._lock = threading.Lock()
-        self._pending: dict[tuple[int, StrmIdentity], asyncio.Future[DirectLink]] = {}  # lookups under way
+        self._pending: dict[tuple[int, EpisodeRef], asyncio.Future[DirectLink]] = {}  # lookups under way
         self.lookups = 0
 
-    def get(self, identity: StrmIdentity) -> DirectLink | None:
+    def get(self, identity: EpisodeRef) -> DirectLink | None:
         with self._lock:
             found = self._data.get(identity)
             if found is None:
@@ -52,18 +51,18 @@ class LinkCache:
             self._data.move_to_end(identity)
             return link
 
-    def put(self, identity: StrmIdentity, link: DirectLink) -> None:
+    def put(self, identity: EpisodeRef, link: DirectLink) -> None:
         with self._lock:
             self._data[identity] = (link, time.monotonic())
             self._data.move_to_end(identity)
             while len(self._data) > self.max_entries:
                 self._data.popitem(last=False)
 
-    def forget(self, identity: StrmIdentity) -> None:
+    def forget(self, identity: EpisodeRef) -> None:
         with self._lock:
             self._data.pop(identity, None)
 
-    async def resolve(self, identity: StrmIdentity, settings: Settings, catalog: CatalogQueries | None,
+    async def resolve(self, identity: EpisodeRef, settings: Settings, catalog: CatalogQueries | None,
                       *, fresh: bool = False) -> DirectLink:
         """The cached link, or one looked up now (shared by concurrent callers on this event loop)."""
         if not fresh and (link := self.get(identity)) is not None:
@@ -78,7 +77,7 @@ class LinkCache:
             self._pending[key] = pending
         return await asyncio.shield(pending)
 
-    async def _lookup(self, key: tuple[int, StrmIdentity], identity: StrmIdentity, settings: Settings,
+    async def _lookup(self, key: tuple[int, EpisodeRef], identity: EpisodeRef, settings: Settings,
                       catalog: CatalogQueries | None) -> DirectLink:
         try:
             link = await lookup(identity, settings, catalog)
@@ -88,12 +87,10 @@ class LinkCache:
             self._pending.pop(key, None)
 
 
-async def lookup(identity: StrmIdentity, settings: Settings, catalog: CatalogQueries | None) -> DirectLink:
+async def lookup(identity: EpisodeRef, settings: Settings, catalog: CatalogQueries | None) -> DirectLink:
     """Episode page -> hosters in PROVIDER_ORDER (the preferred one first) -> the first direct link.
 
     Raises ResolveError naming every host that failed."""
-    ref = EpisodeRef(identity.site, identity.slug, identity.season, identity.episode, identity.language,
-                     identity.provider)
     timeout = settings.provider_direct_link_timeout_seconds
     started = time.monotonic()
     try:
@@ -104,7 +101,7 @@ async def lookup(identity: StrmIdentity, settings: Settings, catalog: CatalogQue
                                max_retries=settings.provider_redirect_retries,
                                read_timeout=max(settings.provider_redirect_timeout_seconds, 5.0))
     async with fetcher, resolver_client(settings, timeout) as client:
-        links = await find_hosters(fetcher, ref, catalog, settings.hosts)
+        links = await find_hosters(fetcher, identity, catalog, settings.hosts)
         failures = []
         for hoster in links:
             try:

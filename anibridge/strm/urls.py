@@ -7,10 +7,10 @@ Query parameter names are AniBridge 2.5's (``site``, ``slug``, ``s``, ``e``, ``l
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 from ..config import HOSTS, SITES
+from ..downloads.resolve import EpisodeRef
 from ..releases import MagnetError, check_magnet_fields, language_tag
 from .auth import Signer
 
@@ -22,27 +22,15 @@ class IdentityError(ValueError):
     """The query does not name a stream AniBridge can play (HTTP 400)."""
 
 
-@dataclass(frozen=True, slots=True)
-class StrmIdentity:
-    site: str
-    slug: str
-    season: int
-    episode: int
-    language: str
-    provider: str | None = None
-
-    def params(self) -> dict[str, str]:
-        out = {"site": self.site, "slug": self.slug, "s": str(self.season), "e": str(self.episode),
-               "lang": self.language}
-        if self.provider:
-            out["provider"] = self.provider
-        return out
-
-    def describe(self) -> str:
-        return f"{self.slug} S{self.season:02d}E{self.episode:02d} {self.language} on {self.site}"
+def _params(identity: EpisodeRef) -> dict[str, str]:
+    out = {"site": identity.site, "slug": identity.slug, "s": str(identity.season), "e": str(identity.episode),
+           "lang": identity.language}
+    if identity.provider:
+        out["provider"] = identity.provider
+    return out
 
 
-def parse_identity(params: Mapping[str, str]) -> StrmIdentity:
+def parse_identity(params: Mapping[str, str]) -> EpisodeRef:
     """The stream a ``/strm/stream`` query names; raises IdentityError saying what is wrong."""
     site = (params.get("site") or "aniworld.to").strip()
     if site not in SITES:
@@ -64,12 +52,12 @@ def parse_identity(params: Mapping[str, str]) -> StrmIdentity:
     host = _HOSTS.get(provider.lower()) if provider else None
     if provider and host is None:
         raise IdentityError(f"unknown provider {provider[:40]!r}")
-    return StrmIdentity(site, slug, int(raw_s), int(raw_e), language, host)
+    return EpisodeRef(site, slug, int(raw_s), int(raw_e), language, host)
 
 
-def stream_url(base: str, signer: Signer, identity: StrmIdentity) -> str:
+def stream_url(base: str, signer: Signer, identity: EpisodeRef) -> str:
     """The stable URL a ``.strm`` file holds (signed without expiry: the file must keep playing)."""
-    return f"{base}/strm/stream?{urlencode(sorted(signer.sign(identity.params(), expires=False).items()))}"
+    return f"{base}/strm/stream?{urlencode(sorted(signer.sign(_params(identity), expires=False).items()))}"
 
 
 def proxy_url(base: str, signer: Signer, upstream: str, extra_seconds: float = 0.0) -> str:

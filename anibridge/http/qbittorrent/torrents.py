@@ -99,18 +99,14 @@ class View:
     places: dict[str, int]  # queue positions from 1
 
     def local_path(self, relative: str) -> str:
-        return f"{self.local}/{relative}"
+        return cmd.under(self.local, relative)
 
     def public_path(self, relative: str) -> str:
-        if not relative:
-            return self.public
-        return f"{self.public}/{relative}" if self.public != "/" else f"/{relative}"
+        return cmd.under(self.public, relative)
 
 
 def view_of(runtime: Runtime, markers: bool = False) -> View:
-    local = str(cmd.local_root(runtime))
-    public = runtime.settings.qbit_public_save_path
-    return View(runtime, local, (public.rstrip("/") or "/") if public else local, time.time(), _live(runtime),
+    return View(runtime, str(cmd.local_root(runtime)), cmd.public_root(runtime), time.time(), _live(runtime),
                 markers, queue_positions(runtime))
 
 
@@ -236,7 +232,7 @@ _FILTERS: dict[str, Callable[[dict[str, Any]], bool]] = {
 
 
 def queue_positions(runtime: Runtime) -> dict[str, int]:
-    return {h: i for i, h in enumerate(cmd.queued_hashes(runtime), start=1)}
+    return {h: i for i, (h, _) in enumerate(cmd.download_queue(runtime), start=1)}
 
 
 def infos(runtime: Runtime, markers: bool = False) -> list[dict[str, Any]]:
